@@ -1,0 +1,259 @@
+//! Subcommands of the `wenshu` binary.
+
+mod output;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use chrono::NaiveDate;
+use clap::{Parser, Subcommand, ValueEnum};
+
+use wenshu::compiler::{CompileOptions, MetricQuery, OrderBy, compile};
+use wenshu::semantic::{self, check_warehouse};
+use wenshu::warehouse::Warehouse;
+use wenshu::{conformance, demo};
+
+const DEFAULT_WAREHOUSE: &str = "data/demo.duckdb";
+const DEFAULT_SEMANTIC_LAYER: &str = "semantic_layer";
+
+#[derive(Debug, Parser)]
+#[command(name = "wenshu", version, about = "Wenshu (问数): ask your deposit metrics in Chinese")]
+pub struct Arguments {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Generate the demo warehouse (a DuckDB file).
+    Demo {
+        /// Where to write the warehouse.
+        #[arg(long, default_value = DEFAULT_WAREHOUSE)]
+        out: PathBuf,
+        /// Multiplies the number of customers and accounts (1 gives about 4,000 accounts).
+        #[arg(long, default_value_t = 1)]
+        scale: u32,
+        /// Seed of the generator; the same seed and scale give the same data.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+    },
+    /// Validate the semantic layer, and its columns against a warehouse.
+    Check {
+        /// The warehouse whose tables the semantic layer must match
+        /// (default: data/demo.duckdb when it exists).
+        #[arg(long)]
+        warehouse: Option<PathBuf>,
+        /// The semantic-layer folder.
+        #[arg(default_value = DEFAULT_SEMANTIC_LAYER)]
+        dir: PathBuf,
+    },
+    /// Compile and run one metric query.
+    Query {
+        /// Metric names, comma-separated.
+        #[arg(long, value_delimiter = ',', required = true)]
+        metrics: Vec<String>,
+        /// Group-by items such as `metric_time__month` or `branch__branch_name`, comma-separated.
+        #[arg(long = "group-by", value_delimiter = ',')]
+        group_by: Vec<String>,
+        /// A filter in MetricFlow syntax, e.g. "{{ Dimension('customer__customer_type') }} = '个人'"; repeatable.
+        #[arg(long = "where")]
+        where_filters: Vec<String>,
+        /// First day of the period (YYYY-MM-DD), inclusive.
+        #[arg(long)]
+        start: Option<NaiveDate>,
+        /// Last day of the period (YYYY-MM-DD), inclusive.
+        #[arg(long)]
+        end: Option<NaiveDate>,
+        /// Order-by items, comma-separated; a leading `-` sorts descending.
+        #[arg(long, value_delimiter = ',', allow_hyphen_values = true)]
+        order: Vec<String>,
+        /// Maximum number of rows.
+        #[arg(long)]
+        limit: Option<u64>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+        /// Print the SQL without running it.
+        #[arg(long)]
+        explain: bool,
+        #[arg(long, default_value = DEFAULT_WAREHOUSE)]
+        warehouse: PathBuf,
+        #[arg(long = "semantic-layer", default_value = DEFAULT_SEMANTIC_LAYER)]
+        semantic_layer: PathBuf,
+    },
+    /// Run MetricFlow's integration cases through the compiler.
+    Conformance {
+        /// The fixture folder (MetricFlow's manifests, snapshots and cases).
+        root: PathBuf,
+        /// A folder of case files to run instead of the fixture's own.
+        #[arg(long)]
+        cases: Option<PathBuf>,
+        /// Run only the cases whose name contains this text.
+        #[arg(long)]
+        filter: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Format {
+    Table,
+    Json,
+    Csv,
+}
+
+pub fn run(arguments: Arguments) -> anyhow::Result<ExitCode> {
+    match arguments.command {
+        Command::Demo { out, scale, seed } => run_demo(out, scale, seed),
+        Command::Check { warehouse, dir } => run_check(warehouse, &dir),
+        Command::Query {
+            metrics,
+            group_by,
+            where_filters,
+            start,
+            end,
+            order,
+            limit,
+            format,
+            explain,
+            warehouse,
+            semantic_layer,
+        } => {
+            let query = MetricQuery {
+                metrics,
+                group_by,
+                where_filters,
+                start,
+                end,
+                order_by: order.iter().map(|text| OrderBy::parse(text)).collect(),
+                limit,
+            };
+            run_query(&query, format, explain, &warehouse, &semantic_layer)
+        }
+        Command::Conformance {
+            root,
+            cases,
+            filter,
+        } => run_conformance(root, cases, filter),
+    }
+}
+
+fn run_demo(out: PathBuf, scale: u32, seed: u64) -> anyhow::Result<ExitCode> {
+    if scale == 0 {
+        bail!("invalid scale `0`: use 1 or more");
+    }
+    let options = demo::DemoOptions {
+        out,
+        scale,
+        seed,
+        progress: true,
+    };
+    let summary = demo::generate(&options)?;
+    println!(
+        "wrote {} in {:.1} s",
+        summary.path.display(),
+        summary.elapsed.as_secs_f64()
+    );
+    for (table, rows) in &summary.tables {
+        println!("  {table:<24} {rows:>12} rows");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn load_layer(dir: &Path) -> anyhow::Result<semantic::SemanticLayer> {
+    semantic::load_dir(dir).map_err(|diagnostics| {
+        anyhow::anyhow!(
+            "the semantic layer in `{}` has {} problem(s):\n{diagnostics}",
+            dir.display(),
+            diagnostics.0.len()
+        )
+    })
+}
+
+fn run_check(warehouse: Option<PathBuf>, dir: &Path) -> anyhow::Result<ExitCode> {
+    let layer = match semantic::load_dir(dir) {
+        Ok(layer) => layer,
+        Err(diagnostics) => {
+            for diagnostic in &diagnostics.0 {
+                println!("{diagnostic}");
+            }
+            println!("{} problem(s) found in `{}`", diagnostics.0.len(), dir.display());
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    let warehouse_path = warehouse.or_else(|| {
+        let default = PathBuf::from(DEFAULT_WAREHOUSE);
+        default.exists().then_some(default)
+    });
+    let mut problems = 0;
+    if let Some(path) = &warehouse_path {
+        let warehouse = Warehouse::open_read_only(path)?;
+        for diagnostic in check_warehouse(&layer, &warehouse) {
+            println!("{diagnostic}");
+            problems += 1;
+        }
+    }
+    if problems > 0 {
+        println!("{problems} problem(s) found");
+        return Ok(ExitCode::FAILURE);
+    }
+    let against = match &warehouse_path {
+        Some(path) => format!(", columns checked against {}", path.display()),
+        None => ", no warehouse given so columns were not checked".to_owned(),
+    };
+    println!(
+        "ok: {} semantic models, {} metrics{against}",
+        layer.semantic_models.len(),
+        layer.metrics.len()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn run_query(
+    query: &MetricQuery,
+    format: Format,
+    explain: bool,
+    warehouse: &Path,
+    semantic_layer: &Path,
+) -> anyhow::Result<ExitCode> {
+    let layer = load_layer(semantic_layer)?;
+    let compiled = compile(&layer, query, &CompileOptions::default())?;
+    if explain {
+        println!("{}", compiled.sql);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let warehouse = Warehouse::open_read_only(warehouse)?;
+    let table = warehouse
+        .query(&compiled.sql)
+        .with_context(|| format!("running the compiled SQL:\n{}", compiled.sql))?;
+    let mut stdout = std::io::stdout().lock();
+    match format {
+        Format::Table => output::write_table(&mut stdout, &table)?,
+        Format::Csv => output::write_csv(&mut stdout, &table)?,
+        Format::Json => {
+            let document = serde_json::json!({
+                "sql": compiled.sql,
+                "columns": table.columns,
+                "rows": table.rows,
+            });
+            writeln!(stdout, "{}", serde_json::to_string_pretty(&document)?)?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn run_conformance(root: PathBuf, cases: Option<PathBuf>, filter: Option<String>) -> anyhow::Result<ExitCode> {
+    let options = conformance::ConformanceOptions {
+        root,
+        cases_dir: cases,
+        name_filter: filter,
+    };
+    let mut stdout = std::io::stdout().lock();
+    let report = conformance::run(&options, &mut stdout)?;
+    Ok(if report.failed.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}

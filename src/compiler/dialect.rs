@@ -1,0 +1,85 @@
+//! SQL spelling that differs between warehouses.
+//!
+//! The compiler builds every statement through a [`Dialect`], so a
+//! PostgreSQL- or Spark-compatible warehouse needs a new implementation of
+//! this trait, not changes to the compiler.
+
+use chrono::NaiveDate;
+
+use crate::semantic::TimeGrain;
+
+pub trait Dialect: Send + Sync {
+    /// Quotes an identifier (a column alias or a table name part).
+    fn quote(&self, identifier: &str) -> String;
+
+    /// A DATE literal.
+    fn date_literal(&self, date: NaiveDate) -> String;
+
+    /// Truncates a date or timestamp expression to the first day of its
+    /// period, as a DATE.
+    fn date_trunc(&self, grain: TimeGrain, expr: &str) -> String;
+
+    /// Casts a date or timestamp expression to DATE.
+    fn to_date(&self, expr: &str) -> String;
+
+    /// `expr` moved back (a negative `count` moves forward) by `count` units
+    /// of `grain`, as a DATE.
+    fn date_sub(&self, expr: &str, count: i64, grain: TimeGrain) -> String;
+
+    /// The last day of the month of a DATE expression.
+    fn last_day_of_month(&self, expr: &str) -> String;
+
+    /// The number of days from `start` to `end`, both DATE expressions.
+    fn days_between(&self, start: &str, end: &str) -> String;
+
+    /// A division that yields a DOUBLE and NULL when the divisor is zero.
+    fn safe_divide(&self, numerator: &str, denominator: &str) -> String {
+        format!("CAST({numerator} AS DOUBLE) / CAST(NULLIF({denominator}, 0) AS DOUBLE)")
+    }
+
+    /// `a` and `b` are equal, or both NULL.
+    fn null_safe_equal(&self, left: &str, right: &str) -> String {
+        format!("{left} IS NOT DISTINCT FROM {right}")
+    }
+}
+
+/// DuckDB, the embedded warehouse.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DuckDb;
+
+impl Dialect for DuckDb {
+    fn quote(&self, identifier: &str) -> String {
+        format!("\"{}\"", identifier.replace('"', "\"\""))
+    }
+
+    fn date_literal(&self, date: NaiveDate) -> String {
+        format!("DATE '{}'", date.format("%Y-%m-%d"))
+    }
+
+    fn date_trunc(&self, grain: TimeGrain, expr: &str) -> String {
+        format!("CAST(DATE_TRUNC('{}', {expr}) AS DATE)", grain.name())
+    }
+
+    fn to_date(&self, expr: &str) -> String {
+        format!("CAST({expr} AS DATE)")
+    }
+
+    fn date_sub(&self, expr: &str, count: i64, grain: TimeGrain) -> String {
+        let (count, unit) = match grain {
+            TimeGrain::Day => (count, "DAY"),
+            TimeGrain::Week => (count * 7, "DAY"),
+            TimeGrain::Month => (count, "MONTH"),
+            TimeGrain::Quarter => (count * 3, "MONTH"),
+            TimeGrain::Year => (count, "YEAR"),
+        };
+        format!("CAST({expr} - INTERVAL ({count}) {unit} AS DATE)")
+    }
+
+    fn last_day_of_month(&self, expr: &str) -> String {
+        format!("LAST_DAY({expr})")
+    }
+
+    fn days_between(&self, start: &str, end: &str) -> String {
+        format!("DATE_DIFF('day', {start}, {end})")
+    }
+}

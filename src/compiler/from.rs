@@ -1,0 +1,177 @@
+//! The FROM clause of a measure query: the measure's semantic model and the
+//! models joined to it, each projected into a subquery so that column
+//! expressions written for one table never clash with another's.
+
+use crate::semantic::{Relation, SemanticLayer, SemanticModel};
+
+use super::resolve::JoinStep;
+use super::{CompileError, CompileOptions, Dialect};
+
+struct Projection {
+    alias: String,
+    model: String,
+    /// The path from the measure's model; empty for the measure's model.
+    path: Vec<JoinStep>,
+    /// Expressions in the model's relation, each selected as `c<index>`.
+    exprs: Vec<String>,
+}
+
+/// Collects the columns a measure query needs, model by model.
+pub struct FromBuilder<'a> {
+    layer: &'a SemanticLayer,
+    projections: Vec<Projection>,
+}
+
+impl<'a> FromBuilder<'a> {
+    pub fn new(layer: &'a SemanticLayer, source: &SemanticModel) -> Self {
+        FromBuilder {
+            layer,
+            projections: vec![Projection {
+                alias: "src".to_owned(),
+                model: source.name.clone(),
+                path: Vec::new(),
+                exprs: Vec::new(),
+            }],
+        }
+    }
+
+    /// Returns a qualified reference to `expr` evaluated in the model at the
+    /// end of `path`, adding the joins it needs.
+    pub fn column(&mut self, path: &[JoinStep], expr: &str) -> Result<String, CompileError> {
+        let index = self.projection(path)?;
+        Ok(self.add_expr(index, expr))
+    }
+
+    fn add_expr(&mut self, index: usize, expr: &str) -> String {
+        let projection = &mut self.projections[index];
+        let position = match projection.exprs.iter().position(|known| known == expr) {
+            Some(position) => position,
+            None => {
+                projection.exprs.push(expr.to_owned());
+                projection.exprs.len() - 1
+            }
+        };
+        format!("{}.c{position}", projection.alias)
+    }
+
+    fn projection(&mut self, path: &[JoinStep]) -> Result<usize, CompileError> {
+        if let Some(index) = self.projections.iter().position(|projection| projection.path == path) {
+            return Ok(index);
+        }
+        let Some((last, parent_path)) = path.split_last() else {
+            return Ok(0);
+        };
+        let parent = self.projection(parent_path)?;
+        let parent_model = self.model(&self.projections[parent].model)?;
+        let Some(parent_entity) = parent_model.entity(&last.entity) else {
+            return Err(CompileError::InvalidQuery(format!(
+                "semantic model `{}` has no entity `{}`",
+                parent_model.name, last.entity
+            )));
+        };
+        let parent_key = parent_entity.expr.clone();
+        self.add_expr(parent, &parent_key);
+
+        let alias = format!("j{}", self.projections.len());
+        self.projections.push(Projection {
+            alias,
+            model: last.model.clone(),
+            path: path.to_vec(),
+            exprs: Vec::new(),
+        });
+        let index = self.projections.len() - 1;
+        let child_model = self.model(&last.model)?;
+        let Some(child_entity) = child_model.entity(&last.entity) else {
+            return Err(CompileError::InvalidQuery(format!(
+                "semantic model `{}` has no entity `{}`",
+                child_model.name, last.entity
+            )));
+        };
+        let child_key = child_entity.expr.clone();
+        self.add_expr(index, &child_key);
+        Ok(index)
+    }
+
+    fn model(&self, name: &str) -> Result<&'a SemanticModel, CompileError> {
+        self.layer
+            .semantic_model(name)
+            .ok_or_else(|| CompileError::InvalidQuery(format!("unknown semantic model `{name}`")))
+    }
+
+    /// Renders the FROM clause with its LEFT OUTER JOINs.
+    pub fn render(&self, dialect: &dyn Dialect, options: &CompileOptions) -> Result<String, CompileError> {
+        let mut sql = String::new();
+        for (index, projection) in self.projections.iter().enumerate() {
+            let model = self.model(&projection.model)?;
+            let relation = relation_sql(&model.relation, dialect, options);
+            let columns = if projection.exprs.is_empty() {
+                "1 AS c0".to_owned()
+            } else {
+                projection
+                    .exprs
+                    .iter()
+                    .enumerate()
+                    .map(|(position, expr)| format!("{expr} AS c{position}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            let subquery = format!("(SELECT {columns} FROM {relation}) AS {}", projection.alias);
+            if index == 0 {
+                sql.push_str(&subquery);
+                continue;
+            }
+
+            let (last, parent_path) = projection
+                .path
+                .split_last()
+                .ok_or_else(|| CompileError::InvalidQuery("a join without a path".to_owned()))?;
+            let parent = self
+                .projections
+                .iter()
+                .find(|candidate| candidate.path == parent_path)
+                .ok_or_else(|| CompileError::InvalidQuery("a join without its parent".to_owned()))?;
+            let parent_model = self.model(&parent.model)?;
+            let parent_key = parent_model
+                .entity(&last.entity)
+                .map(|entity| entity.expr.as_str())
+                .unwrap_or_default();
+            let parent_position = parent
+                .exprs
+                .iter()
+                .position(|expr| expr == parent_key)
+                .unwrap_or_default();
+            let child_key = model
+                .entity(&last.entity)
+                .map(|entity| entity.expr.as_str())
+                .unwrap_or_default();
+            let child_position = projection
+                .exprs
+                .iter()
+                .position(|expr| expr == child_key)
+                .unwrap_or_default();
+            sql.push_str(&format!(
+                "\n  LEFT OUTER JOIN {subquery} ON {}.c{parent_position} = {}.c{child_position}",
+                parent.alias, projection.alias
+            ));
+        }
+        Ok(sql)
+    }
+}
+
+/// The SQL that names a relation: a table reference or a parenthesised query.
+pub fn relation_sql(relation: &Relation, dialect: &dyn Dialect, options: &CompileOptions) -> String {
+    match relation {
+        Relation::Table { schema, name } => {
+            let schema = match schema.as_deref() {
+                Some("$source_schema") => options.source_schema.clone(),
+                Some(schema) => Some(schema.to_owned()),
+                None => None,
+            };
+            match schema {
+                Some(schema) => format!("{}.{}", dialect.quote(&schema), dialect.quote(name)),
+                None => dialect.quote(name),
+            }
+        }
+        Relation::Sql(sql) => format!("({})", sql.trim().trim_end_matches(';')),
+    }
+}

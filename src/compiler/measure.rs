@@ -1,0 +1,367 @@
+//! The SQL for one measure aggregated at the query's group-by items.
+//!
+//! Shapes, by the measure's kind:
+//! - additive: one grouped SELECT over the model and its joins;
+//! - semi-additive (`non_additive_dimension`): aggregated per day first,
+//!   then each time bucket keeps only its last (or first) day;
+//! - `average_daily`: the sum divided by the calendar days of each bucket,
+//!   clipped to the query's range.
+//!
+//! A derived metric's offset or a cumulative window maps each output day to
+//! the days of data it reads through the time spine.
+
+use chrono::NaiveDate;
+
+use crate::semantic::{Aggregation, DimensionKind, Measure, SemanticModel, TimeGrain, WindowChoice};
+
+use super::filter::{FilterReference, ParsedFilter};
+use super::from::{FromBuilder, relation_sql};
+use super::resolve::{GroupItem, ItemSpec, filter_item, locate};
+use super::{CompileError, Compiler, TimeMapping};
+
+/// Everything one measure query is computed for.
+pub struct MeasureRequest<'q> {
+    pub model: &'q SemanticModel,
+    pub measure: &'q Measure,
+    pub items: &'q [GroupItem],
+    pub filters: &'q [ParsedFilter],
+    pub start: Option<NaiveDate>,
+    pub end: Option<NaiveDate>,
+    pub mapping: TimeMapping,
+    /// The name of the value column.
+    pub output: &'q str,
+}
+
+impl Compiler<'_> {
+    pub(super) fn measure_sql(&self, request: &MeasureRequest<'_>) -> Result<String, CompileError> {
+        let dialect = self.dialect;
+        let model = request.model;
+        let measure = request.measure;
+        let mut from = FromBuilder::new(self.layer, model);
+
+        let time_dimension = self.agg_time_dimension(model, measure)?;
+        let row_day = dialect.to_date(&from.column(&[], &time_dimension)?);
+        let uses_spine = !matches!(request.mapping, TimeMapping::Identity);
+        // The day each output row is reported at: the row's own day, or the
+        // time spine's day it is mapped to.
+        let output_day = if uses_spine {
+            "ts.ds".to_owned()
+        } else {
+            row_day.clone()
+        };
+
+        // Group-by columns.
+        let mut select_items = Vec::new();
+        let mut time_outputs = Vec::new();
+        for item in request.items {
+            let expr = match &item.spec {
+                ItemSpec::MetricTime { grain } => truncate(dialect, *grain, &output_day),
+                _ => {
+                    let location = locate(self.layer, model, item)?;
+                    let column = from.column(&location.path, &location.expr)?;
+                    match item.time_grain() {
+                        Some(grain) if location.is_time => truncate(dialect, grain, &column),
+                        _ => column,
+                    }
+                }
+            };
+            if item.time_grain().is_some() {
+                time_outputs.push(item.output.clone());
+            }
+            select_items.push((expr, item.output.clone()));
+        }
+
+        // Filters and the time range.
+        let mut conditions = Vec::new();
+        for filter in request.filters {
+            let sql = filter.substitute(|reference| self.filter_column(model, &mut from, reference, &output_day))?;
+            conditions.push(format!("({sql})"));
+        }
+        let (row_start, row_end) = request.mapping.row_range(request.start, request.end);
+        if let Some(start) = row_start {
+            conditions.push(format!("{row_day} >= {}", dialect.date_literal(start)));
+        }
+        if let Some(end) = row_end {
+            conditions.push(format!("{row_day} <= {}", dialect.date_literal(end)));
+        }
+        if uses_spine {
+            if let Some(start) = request.start {
+                conditions.push(format!("ts.ds >= {}", dialect.date_literal(start)));
+            }
+            if let Some(end) = request.end {
+                conditions.push(format!("ts.ds <= {}", dialect.date_literal(end)));
+            }
+        }
+
+        let value_expr = from.column(&[], &measure.expr)?;
+        let non_additive = match &measure.non_additive_dimension {
+            Some(non_additive) => {
+                let Some(dimension) = model.dimension(&non_additive.name) else {
+                    return Err(CompileError::InvalidQuery(format!(
+                        "measure `{}` has an unknown non_additive_dimension `{}`",
+                        measure.name, non_additive.name
+                    )));
+                };
+                let day = dialect.to_date(&from.column(&[], &dimension.expr)?);
+                let mut groupings = Vec::new();
+                for entity_name in &non_additive.window_groupings {
+                    let Some(entity) = model.entity(entity_name) else {
+                        return Err(CompileError::InvalidQuery(format!(
+                            "measure `{}` has an unknown window grouping `{entity_name}`",
+                            measure.name
+                        )));
+                    };
+                    groupings.push(from.column(&[], &entity.expr)?);
+                }
+                Some((day, non_additive.window_choice, groupings))
+            }
+            None => None,
+        };
+
+        let mut from_sql = from.render(dialect, &self.options)?;
+        if uses_spine {
+            let spine = self.spine_relation()?;
+            let condition = request.mapping.spine_condition(dialect, &row_day, self.query_grain(request.items));
+            from_sql.push_str(&format!("\n  INNER JOIN {spine} AS ts ON {condition}"));
+        }
+        let where_sql = if conditions.is_empty() {
+            String::new()
+        } else {
+            format!("\nWHERE {}", conditions.join("\n  AND "))
+        };
+
+        let quote = |name: &str| dialect.quote(name);
+        let output = quote(request.output);
+        match non_additive {
+            None => {
+                let aggregate = aggregate_sql(measure, &value_expr)?;
+                let mut columns: Vec<String> = select_items
+                    .iter()
+                    .map(|(expr, name)| format!("{expr} AS {}", quote(name)))
+                    .collect();
+                if measure.agg == Aggregation::AverageDaily {
+                    columns.push(format!("{aggregate} AS \"__sum\""));
+                    let grouped = grouped_select(&columns, &from_sql, &where_sql, select_items.len());
+                    let days = self.days_expr(request, &time_outputs, &row_day, model)?;
+                    let keys: Vec<String> = select_items.iter().map(|(_, name)| quote(name)).collect();
+                    let mut outer = keys.clone();
+                    outer.push(format!("CAST(\"__sum\" AS DOUBLE) / {days} AS {output}"));
+                    return Ok(format!("SELECT {} FROM (\n{grouped}\n) AS sums", outer.join(", ")));
+                }
+                columns.push(format!("{aggregate} AS {output}"));
+                Ok(grouped_select(&columns, &from_sql, &where_sql, select_items.len()))
+            }
+            Some((day, choice, groupings)) if groupings.is_empty() => {
+                // Aggregate per day, then keep each bucket's last (or first) day.
+                let aggregate = aggregate_sql(measure, &value_expr)?;
+                let mut columns: Vec<String> = select_items
+                    .iter()
+                    .map(|(expr, name)| format!("{expr} AS {}", quote(name)))
+                    .collect();
+                columns.push(format!("{day} AS \"__day\""));
+                columns.push(format!("{aggregate} AS {output}"));
+                let grouped = grouped_select(&columns, &from_sql, &where_sql, select_items.len() + 1);
+                let window = window_sql(choice, &time_outputs, dialect);
+                let keys: Vec<String> = select_items.iter().map(|(_, name)| quote(name)).collect();
+                let mut outer = keys;
+                outer.push(output);
+                Ok(format!(
+                    "SELECT {} FROM (\nSELECT *, {window} AS \"__chosen_day\" FROM (\n{grouped}\n) AS daily\n) AS ranked\nWHERE \"__day\" = \"__chosen_day\"",
+                    outer.join(", ")
+                ))
+            }
+            Some((day, choice, groupings)) => {
+                // Window groupings: each entity keeps its own last (or first) day.
+                let mut columns: Vec<String> = select_items
+                    .iter()
+                    .map(|(expr, name)| format!("{expr} AS {}", quote(name)))
+                    .collect();
+                columns.push(format!("{day} AS \"__day\""));
+                columns.push(format!("{value_expr} AS \"__value\""));
+                let mut partition: Vec<String> = time_outputs.iter().map(|name| quote(name)).collect();
+                for (index, grouping) in groupings.iter().enumerate() {
+                    columns.push(format!("{grouping} AS \"__grouping_{index}\""));
+                    partition.push(format!("\"__grouping_{index}\""));
+                }
+                let rows = format!("SELECT {} FROM {from_sql}{where_sql}", columns.join(", "));
+                let function = match choice {
+                    WindowChoice::Max => "MAX",
+                    WindowChoice::Min => "MIN",
+                };
+                let over = if partition.is_empty() {
+                    String::new()
+                } else {
+                    format!("PARTITION BY {}", partition.join(", "))
+                };
+                let aggregate = aggregate_sql(measure, "\"__value\"")?;
+                let keys: Vec<String> = select_items.iter().map(|(_, name)| quote(name)).collect();
+                let mut outer = keys.clone();
+                outer.push(format!("{aggregate} AS {output}"));
+                let group_by = if keys.is_empty() {
+                    String::new()
+                } else {
+                    format!("\nGROUP BY {}", ordinals(keys.len()))
+                };
+                Ok(format!(
+                    "SELECT {} FROM (\nSELECT *, {function}(\"__day\") OVER ({over}) AS \"__chosen_day\" FROM (\n{rows}\n) AS measure_rows\n) AS ranked\nWHERE \"__day\" = \"__chosen_day\"{group_by}",
+                    outer.join(", ")
+                ))
+            }
+        }
+    }
+
+    /// Resolves one filter reference to a SQL expression over the FROM clause.
+    fn filter_column(
+        &self,
+        model: &SemanticModel,
+        from: &mut FromBuilder<'_>,
+        reference: &FilterReference,
+        output_day: &str,
+    ) -> Result<String, CompileError> {
+        let item = filter_item(self.layer, reference).map_err(|error| match error {
+            CompileError::UnknownGroupBy { name, suggestion } => CompileError::InvalidFilter {
+                filter: name,
+                reason: match suggestion {
+                    Some(suggestion) => format!("unknown name; did you mean `{suggestion}`?"),
+                    None => "unknown name".to_owned(),
+                },
+            },
+            other => other,
+        })?;
+        if let ItemSpec::MetricTime { grain } = item.spec {
+            return Ok(truncate(self.dialect, grain, output_day));
+        }
+        let location = locate(self.layer, model, &item)?;
+        let column = from.column(&location.path, &location.expr)?;
+        Ok(match item.time_grain() {
+            Some(grain) if location.is_time => truncate(self.dialect, grain, &column),
+            _ => column,
+        })
+    }
+
+    fn agg_time_dimension(&self, model: &SemanticModel, measure: &Measure) -> Result<String, CompileError> {
+        let name = measure
+            .agg_time_dimension
+            .as_ref()
+            .or(model.default_agg_time_dimension.as_ref())
+            .ok_or_else(|| {
+                CompileError::InvalidQuery(format!(
+                    "measure `{}` has no agg_time_dimension and semantic model `{}` no default",
+                    measure.name, model.name
+                ))
+            })?;
+        match model.dimension(name) {
+            Some(dimension) if dimension.unsupported.is_some() => Err(CompileError::Unsupported {
+                feature: dimension.unsupported.clone().unwrap_or_default(),
+            }),
+            Some(dimension) if matches!(dimension.kind, DimensionKind::Time { .. }) => Ok(dimension.expr.clone()),
+            _ => Err(CompileError::InvalidQuery(format!(
+                "agg_time_dimension `{name}` of measure `{}` is not a time dimension of `{}`",
+                measure.name, model.name
+            ))),
+        }
+    }
+
+    pub(super) fn spine_relation(&self) -> Result<String, CompileError> {
+        let spine = self.layer.day_time_spine().ok_or_else(|| {
+            CompileError::InvalidQuery(
+                "this query needs a day-grain time spine; declare one in project_configuration".to_owned(),
+            )
+        })?;
+        let relation = relation_sql(&spine.relation, self.dialect, &self.options);
+        Ok(format!(
+            "(SELECT {} AS ds FROM {relation})",
+            self.dialect.to_date(&self.dialect.quote(&spine.column))
+        ))
+    }
+
+    fn query_grain(&self, items: &[GroupItem]) -> Option<TimeGrain> {
+        items.iter().find_map(|item| match item.spec {
+            ItemSpec::MetricTime { grain } => Some(grain),
+            _ => None,
+        })
+    }
+
+    /// The number of days each output row averages over.
+    fn days_expr(
+        &self,
+        request: &MeasureRequest<'_>,
+        time_outputs: &[String],
+        row_day: &str,
+        model: &SemanticModel,
+    ) -> Result<String, CompileError> {
+        let dialect = self.dialect;
+        let relation = relation_sql(&model.relation, dialect, &self.options);
+        let time_dimension = self.agg_time_dimension(model, request.measure)?;
+        let _ = row_day;
+        let start = match request.start {
+            Some(start) => dialect.date_literal(start),
+            None => format!("(SELECT {} FROM {relation})", dialect.to_date(&format!("MIN({time_dimension})"))),
+        };
+        let end = match request.end {
+            Some(end) => dialect.date_literal(end),
+            None => format!("(SELECT {} FROM {relation})", dialect.to_date(&format!("MAX({time_dimension})"))),
+        };
+        let metric_time = request.items.iter().find(|item| item.is_metric_time());
+        let Some(item) = metric_time.filter(|item| time_outputs.contains(&item.output)) else {
+            return Ok(format!("({} + 1)", dialect.days_between(&start, &end)));
+        };
+        let grain = item.time_grain().unwrap_or(TimeGrain::Day);
+        let bucket = dialect.quote(&item.output);
+        let bucket_end = dialect.date_sub(&dialect.date_sub(&bucket, -1, grain), 1, TimeGrain::Day);
+        Ok(format!(
+            "({} + 1)",
+            dialect.days_between(&format!("GREATEST({bucket}, {start})"), &format!("LEAST({bucket_end}, {end})"))
+        ))
+    }
+}
+
+fn truncate(dialect: &dyn super::Dialect, grain: TimeGrain, expr: &str) -> String {
+    match grain {
+        TimeGrain::Day => dialect.to_date(expr),
+        other => dialect.date_trunc(other, expr),
+    }
+}
+
+fn ordinals(count: usize) -> String {
+    (1..=count).map(|index| index.to_string()).collect::<Vec<_>>().join(", ")
+}
+
+fn grouped_select(columns: &[String], from_sql: &str, where_sql: &str, keys: usize) -> String {
+    let group_by = if keys == 0 {
+        String::new()
+    } else {
+        format!("\nGROUP BY {}", ordinals(keys))
+    };
+    format!("SELECT {}\nFROM {from_sql}{where_sql}{group_by}", columns.join(", "))
+}
+
+fn window_sql(choice: WindowChoice, partition: &[String], dialect: &dyn super::Dialect) -> String {
+    let function = match choice {
+        WindowChoice::Max => "MAX",
+        WindowChoice::Min => "MIN",
+    };
+    if partition.is_empty() {
+        return format!("{function}(\"__day\") OVER ()");
+    }
+    let keys: Vec<String> = partition.iter().map(|name| dialect.quote(name)).collect();
+    format!("{function}(\"__day\") OVER (PARTITION BY {})", keys.join(", "))
+}
+
+fn aggregate_sql(measure: &Measure, expr: &str) -> Result<String, CompileError> {
+    Ok(match measure.agg {
+        Aggregation::Sum | Aggregation::AverageDaily => format!("SUM({expr})"),
+        Aggregation::SumBoolean => format!("SUM(CAST({expr} AS INTEGER))"),
+        Aggregation::Count => format!("COUNT({expr})"),
+        Aggregation::CountDistinct => format!("COUNT(DISTINCT {expr})"),
+        Aggregation::Min => format!("MIN({expr})"),
+        Aggregation::Max => format!("MAX({expr})"),
+        Aggregation::Average => format!("AVG({expr})"),
+        Aggregation::Median => format!("PERCENTILE_CONT(0.5) WITHIN GROUP (ORDER BY {expr})"),
+        Aggregation::Percentile => {
+            return Err(CompileError::Unsupported {
+                feature: "percentiles".to_owned(),
+            });
+        }
+    })
+}

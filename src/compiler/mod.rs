@@ -1,0 +1,704 @@
+//! Compiles a [`MetricQuery`] against the semantic layer into one SQL statement.
+//!
+//! Each requested metric becomes a subquery with one column per group-by
+//! item and one value column; subqueries are joined on the group-by
+//! columns. Measures are computed in [`measure`]; metrics built from other
+//! metrics (ratio, derived, share) combine their inputs' subqueries here.
+
+mod dialect;
+pub mod filter;
+mod from;
+mod measure;
+pub mod query;
+mod resolve;
+
+use chrono::{Datelike, Days, Months, NaiveDate};
+
+use crate::semantic::{
+    Metric, MetricInput, MetricKind, SemanticLayer, TimeGrain, Window, closest_name,
+};
+
+pub use dialect::{Dialect, DuckDb};
+use filter::{ParsedFilter, parse_filter};
+use measure::MeasureRequest;
+pub use query::{MetricQuery, OrderBy};
+pub use resolve::{GroupItem, ItemSpec, parse_group_item};
+
+/// Settings that do not come from the query itself.
+#[derive(Debug, Clone, Default)]
+pub struct CompileOptions {
+    /// Replaces `$source_schema` in `node_relation.schema_name`.
+    pub source_schema: Option<String>,
+}
+
+/// What a result column holds.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub enum OutputKind {
+    Dimension,
+    TimeDimension,
+    Entity,
+    Metric,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct OutputColumn {
+    pub name: String,
+    pub kind: OutputKind,
+}
+
+#[derive(Debug, Clone)]
+pub struct CompiledQuery {
+    pub sql: String,
+    pub columns: Vec<OutputColumn>,
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum CompileError {
+    #[error("unknown metric `{name}`{}", did_you_mean(.suggestion))]
+    UnknownMetric {
+        name: String,
+        suggestion: Option<String>,
+    },
+    #[error("unknown group-by item `{name}`{}", did_you_mean(.suggestion))]
+    UnknownGroupBy {
+        name: String,
+        suggestion: Option<String>,
+    },
+    #[error("invalid filter `{filter}`: {reason}")]
+    InvalidFilter { filter: String, reason: String },
+    #[error("invalid query: {0}")]
+    InvalidQuery(String),
+    /// A feature of MetricFlow that Wenshu does not compile yet.
+    #[error("not supported yet: {feature}")]
+    Unsupported { feature: String },
+}
+
+fn did_you_mean(suggestion: &Option<String>) -> String {
+    match suggestion {
+        Some(name) => format!("; did you mean `{name}`?"),
+        None => String::new(),
+    }
+}
+
+/// Compiles `query` to SQL for DuckDB.
+pub fn compile(
+    layer: &SemanticLayer,
+    query: &MetricQuery,
+    options: &CompileOptions,
+) -> Result<CompiledQuery, CompileError> {
+    compile_with(layer, query, options, &DuckDb)
+}
+
+/// Compiles `query` to SQL in the given dialect.
+pub fn compile_with(
+    layer: &SemanticLayer,
+    query: &MetricQuery,
+    options: &CompileOptions,
+    dialect: &dyn Dialect,
+) -> Result<CompiledQuery, CompileError> {
+    let compiler = Compiler {
+        layer,
+        options: options.clone(),
+        dialect,
+    };
+    compiler.compile(query)
+}
+
+/// How the days of data map to the days a measure is reported at.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum TimeMapping {
+    /// Each row is reported at its own day.
+    Identity,
+    /// A derived metric's input read at an earlier day.
+    Offset(Offset),
+    /// A running total over a window, to date of a grain, or over all time.
+    Cumulative {
+        window: Option<Window>,
+        grain_to_date: Option<TimeGrain>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Offset {
+    Window(Window),
+    ToGrain(TimeGrain),
+    PriorPeriodEnd(TimeGrain),
+}
+
+impl Offset {
+    fn of(input: &MetricInput) -> Option<Offset> {
+        if let Some(window) = input.offset_window {
+            return Some(Offset::Window(window));
+        }
+        if let Some(grain) = input.offset_to_grain {
+            return Some(Offset::ToGrain(grain));
+        }
+        input.offset_to_prior_period_end.map(Offset::PriorPeriodEnd)
+    }
+
+    /// The day this offset reads for the output day `day`.
+    fn shift(self, day: NaiveDate) -> Option<NaiveDate> {
+        match self {
+            Offset::Window(window) => {
+                let shifted = sub_window(day, window)?;
+                if window.month_end_aligned && is_month_end(day) {
+                    Some(month_end(shifted))
+                } else {
+                    Some(shifted)
+                }
+            }
+            Offset::ToGrain(grain) => Some(truncate_date(day, grain)),
+            Offset::PriorPeriodEnd(grain) => truncate_date(day, grain).checked_sub_days(Days::new(1)),
+        }
+    }
+}
+
+impl TimeMapping {
+    /// The range of row days a query over output days `[start, end]` needs.
+    fn row_range(self, start: Option<NaiveDate>, end: Option<NaiveDate>) -> (Option<NaiveDate>, Option<NaiveDate>) {
+        match self {
+            TimeMapping::Identity => (start, end),
+            TimeMapping::Offset(offset) => match offset {
+                Offset::Window(window) => (
+                    start.and_then(|day| sub_window(day, window)),
+                    end.and_then(|day| sub_window(day, window)).map(month_end),
+                ),
+                Offset::ToGrain(grain) => (start.map(|day| truncate_date(day, grain)), end),
+                Offset::PriorPeriodEnd(grain) => (
+                    start.and_then(|day| truncate_date(day, grain).checked_sub_days(Days::new(1))),
+                    end,
+                ),
+            },
+            TimeMapping::Cumulative {
+                window,
+                grain_to_date,
+            } => {
+                let first = match (window, grain_to_date) {
+                    (Some(window), _) => start.and_then(|day| sub_window(day, window)),
+                    (None, Some(grain)) => start.map(|day| truncate_date(day, grain)),
+                    (None, None) => None,
+                };
+                (first, end)
+            }
+        }
+    }
+
+    /// The join condition between row days and the time spine's `ts.ds`.
+    fn spine_condition(self, dialect: &dyn Dialect, row_day: &str, query_grain: Option<TimeGrain>) -> String {
+        let spine_day = "ts.ds";
+        let bucket_start = match query_grain {
+            Some(grain) if grain != TimeGrain::Day => {
+                format!(" AND {} = {spine_day}", dialect.date_trunc(grain, spine_day))
+            }
+            _ => String::new(),
+        };
+        match self {
+            TimeMapping::Identity => format!("{row_day} = {spine_day}"),
+            TimeMapping::Offset(Offset::Window(window)) => {
+                let shifted = dialect.date_sub(spine_day, i64::from(window.count), window.grain);
+                if window.month_end_aligned {
+                    let last_day = dialect.last_day_of_month(spine_day);
+                    format!(
+                        "{row_day} = CASE WHEN {spine_day} = {last_day} THEN {} ELSE {shifted} END",
+                        dialect.last_day_of_month(&shifted)
+                    )
+                } else {
+                    format!("{row_day} = {shifted}")
+                }
+            }
+            TimeMapping::Offset(Offset::ToGrain(grain)) => {
+                format!("{row_day} = {}{bucket_start}", dialect.date_trunc(grain, spine_day))
+            }
+            TimeMapping::Offset(Offset::PriorPeriodEnd(grain)) => format!(
+                "{row_day} = {}{bucket_start}",
+                dialect.date_sub(&dialect.date_trunc(grain, spine_day), 1, TimeGrain::Day)
+            ),
+            TimeMapping::Cumulative {
+                window,
+                grain_to_date,
+            } => match (window, grain_to_date) {
+                (Some(window), _) => format!(
+                    "{row_day} <= {spine_day} AND {row_day} > {}",
+                    dialect.date_sub(spine_day, i64::from(window.count), window.grain)
+                ),
+                (None, Some(grain)) => format!(
+                    "{row_day} <= {spine_day} AND {row_day} >= {}",
+                    dialect.date_trunc(grain, spine_day)
+                ),
+                (None, None) => format!("{row_day} <= {spine_day}"),
+            },
+        }
+    }
+}
+
+fn sub_window(day: NaiveDate, window: Window) -> Option<NaiveDate> {
+    let count = window.count;
+    match window.grain {
+        TimeGrain::Day => day.checked_sub_days(Days::new(count.into())),
+        TimeGrain::Week => day.checked_sub_days(Days::new(u64::from(count) * 7)),
+        TimeGrain::Month => day.checked_sub_months(Months::new(count)),
+        TimeGrain::Quarter => day.checked_sub_months(Months::new(count * 3)),
+        TimeGrain::Year => day.checked_sub_months(Months::new(count * 12)),
+    }
+}
+
+fn truncate_date(day: NaiveDate, grain: TimeGrain) -> NaiveDate {
+    let first_of = |month: u32| NaiveDate::from_ymd_opt(day.year(), month, 1).unwrap_or(day);
+    match grain {
+        TimeGrain::Day => day,
+        TimeGrain::Week => day - Days::new(u64::from(day.weekday().num_days_from_monday())),
+        TimeGrain::Month => first_of(day.month()),
+        TimeGrain::Quarter => first_of((day.month() - 1) / 3 * 3 + 1),
+        TimeGrain::Year => first_of(1),
+    }
+}
+
+fn month_end(day: NaiveDate) -> NaiveDate {
+    let first = truncate_date(day, TimeGrain::Month);
+    first
+        .checked_add_months(Months::new(1))
+        .and_then(|next| next.pred_opt())
+        .unwrap_or(day)
+}
+
+fn is_month_end(day: NaiveDate) -> bool {
+    month_end(day) == day
+}
+
+/// What one metric is computed for: the query's items and everything its
+/// callers narrowed it to.
+#[derive(Clone)]
+struct Scope<'q> {
+    items: &'q [GroupItem],
+    filters: Vec<ParsedFilter>,
+    start: Option<NaiveDate>,
+    end: Option<NaiveDate>,
+    mapping: TimeMapping,
+}
+
+impl Scope<'_> {
+    fn has_metric_time(&self) -> bool {
+        self.items.iter().any(GroupItem::is_metric_time)
+    }
+}
+
+pub(crate) struct Compiler<'a> {
+    layer: &'a SemanticLayer,
+    options: CompileOptions,
+    dialect: &'a dyn Dialect,
+}
+
+/// Input metrics nest at most this deep, which also stops reference cycles
+/// that validation did not catch.
+const MAX_METRIC_DEPTH: usize = 16;
+
+impl Compiler<'_> {
+    fn compile(&self, query: &MetricQuery) -> Result<CompiledQuery, CompileError> {
+        if query.metrics.is_empty() {
+            return Err(CompileError::InvalidQuery("a query needs at least one metric".to_owned()));
+        }
+        if let (Some(start), Some(end)) = (query.start, query.end) {
+            if start > end {
+                return Err(CompileError::InvalidQuery(format!(
+                    "the time range starts on {start}, after its end {end}"
+                )));
+            }
+        }
+
+        let mut items: Vec<GroupItem> = Vec::new();
+        for text in &query.group_by {
+            let item = parse_group_item(self.layer, text)?;
+            if !items.iter().any(|known| known.output == item.output) {
+                items.push(item);
+            }
+        }
+        let mut filters = Vec::new();
+        for text in &query.where_filters {
+            filters.push(self.parse_filter(text)?);
+        }
+        let scope = Scope {
+            items: &items,
+            filters,
+            start: query.start,
+            end: query.end,
+            mapping: TimeMapping::Identity,
+        };
+
+        let mut parts = Vec::new();
+        for name in &query.metrics {
+            let metric = self.metric(name)?;
+            let sql = self.metric_sql(metric, &scope, name, 0)?;
+            parts.push((sql, vec![name.clone()]));
+        }
+        let outputs: Vec<String> = query.metrics.clone();
+        let mut sql = self.combine(&parts, &items, &outputs.iter().map(|name| self.dialect.quote(name)).collect::<Vec<_>>(), &outputs)?;
+
+        let order = self.order_by(query, &items)?;
+        if !order.is_empty() {
+            sql.push_str(&format!("\nORDER BY {}", order.join(", ")));
+        }
+        if let Some(limit) = query.limit {
+            sql.push_str(&format!("\nLIMIT {limit}"));
+        }
+
+        let mut columns: Vec<OutputColumn> = items
+            .iter()
+            .map(|item| OutputColumn {
+                name: item.output.clone(),
+                kind: match &item.spec {
+                    ItemSpec::MetricTime { .. } => OutputKind::TimeDimension,
+                    ItemSpec::Dimension { grain: Some(_), .. } => OutputKind::TimeDimension,
+                    ItemSpec::Dimension { .. } => OutputKind::Dimension,
+                    ItemSpec::Entity { .. } => OutputKind::Entity,
+                },
+            })
+            .collect();
+        columns.extend(query.metrics.iter().map(|name| OutputColumn {
+            name: name.clone(),
+            kind: OutputKind::Metric,
+        }));
+        Ok(CompiledQuery { sql, columns })
+    }
+
+    fn metric(&self, name: &str) -> Result<&Metric, CompileError> {
+        self.layer.metric(name).ok_or_else(|| CompileError::UnknownMetric {
+            name: name.to_owned(),
+            suggestion: closest_name(name, self.layer.metrics.iter().map(|metric| metric.name.as_str())),
+        })
+    }
+
+    fn parse_filter(&self, text: &str) -> Result<ParsedFilter, CompileError> {
+        parse_filter(text).map_err(|reason| CompileError::InvalidFilter {
+            filter: text.to_owned(),
+            reason,
+        })
+    }
+
+    fn order_by(&self, query: &MetricQuery, items: &[GroupItem]) -> Result<Vec<String>, CompileError> {
+        let mut order = Vec::new();
+        for entry in &query.order_by {
+            let name = if query.metrics.contains(&entry.item) {
+                entry.item.clone()
+            } else if let Some(item) = items.iter().find(|item| {
+                item.output == entry.item
+                    || (entry.item == "metric_time" && item.is_metric_time())
+                    || parse_group_item(self.layer, &entry.item).is_ok_and(|parsed| parsed.output == item.output)
+            }) {
+                item.output.clone()
+            } else {
+                return Err(CompileError::InvalidQuery(format!(
+                    "cannot order by `{}`: it is neither a requested metric nor a group-by item",
+                    entry.item
+                )));
+            };
+            let direction = if entry.descending { " DESC" } else { "" };
+            order.push(format!("{}{direction}", self.dialect.quote(&name)));
+        }
+        Ok(order)
+    }
+
+    /// Compiles one metric into a subquery with the scope's group-by columns
+    /// and one value column named `output`.
+    fn metric_sql(&self, metric: &Metric, scope: &Scope<'_>, output: &str, depth: usize) -> Result<String, CompileError> {
+        if depth > MAX_METRIC_DEPTH {
+            return Err(CompileError::InvalidQuery(format!(
+                "metric `{}` nests inputs more than {MAX_METRIC_DEPTH} deep; check for a cycle",
+                metric.name
+            )));
+        }
+        if let Some(feature) = &metric.unsupported {
+            return Err(CompileError::Unsupported {
+                feature: feature.clone(),
+            });
+        }
+        let mut scope = scope.clone();
+        for text in &metric.filter {
+            scope.filters.push(self.parse_filter(text)?);
+        }
+
+        match &metric.kind {
+            MetricKind::Simple { measure } => self.simple_sql(measure, &scope, output),
+            MetricKind::Ratio {
+                numerator,
+                denominator,
+            } => {
+                let numerator_sql = self.input_sql(numerator, &scope, "__numerator", depth)?;
+                let denominator_sql = self.input_sql(denominator, &scope, "__denominator", depth)?;
+                let value = self.dialect.safe_divide("\"__numerator\"", "\"__denominator\"");
+                self.combine(
+                    &[
+                        (numerator_sql, vec!["__numerator".to_owned()]),
+                        (denominator_sql, vec!["__denominator".to_owned()]),
+                    ],
+                    scope.items,
+                    &[value],
+                    &[output.to_owned()],
+                )
+            }
+            MetricKind::Derived { expr, inputs } => {
+                let mut parts = Vec::new();
+                for input in inputs {
+                    let name = input.reference_name().to_owned();
+                    let sql = self.input_sql(input, &scope, &name, depth)?;
+                    parts.push((sql, vec![name]));
+                }
+                self.combine(&parts, scope.items, &[format!("({expr})")], &[output.to_owned()])
+            }
+            MetricKind::Cumulative {
+                measure,
+                window,
+                grain_to_date,
+                ..
+            } => {
+                if scope.mapping != TimeMapping::Identity {
+                    return Err(CompileError::Unsupported {
+                        feature: "offsets of cumulative metrics".to_owned(),
+                    });
+                }
+                let mapping = TimeMapping::Cumulative {
+                    window: *window,
+                    grain_to_date: *grain_to_date,
+                };
+                if scope.has_metric_time() {
+                    scope.mapping = mapping;
+                } else {
+                    // Without metric_time, the running total is taken at the range's end.
+                    let (start, _) = mapping.row_range(scope.end, scope.end);
+                    scope.start = start;
+                }
+                self.simple_sql(measure, &scope, output)
+            }
+            MetricKind::Share { metric: input } => {
+                let part = self.input_sql(input, &scope, "__part", depth)?;
+                let time_keys: Vec<String> = scope
+                    .items
+                    .iter()
+                    .filter(|item| item.time_grain().is_some())
+                    .map(|item| self.dialect.quote(&item.output))
+                    .collect();
+                let over = if time_keys.is_empty() {
+                    String::new()
+                } else {
+                    format!("PARTITION BY {}", time_keys.join(", "))
+                };
+                let value = self
+                    .dialect
+                    .safe_divide("\"__part\" * 100", &format!("SUM(\"__part\") OVER ({over})"));
+                self.combine(&[(part, vec!["__part".to_owned()])], scope.items, &[value], &[output.to_owned()])
+            }
+            MetricKind::Conversion => Err(CompileError::Unsupported {
+                feature: "conversion metrics".to_owned(),
+            }),
+        }
+    }
+
+    /// A measure read by a simple or cumulative metric.
+    fn simple_sql(&self, input: &MetricInput, scope: &Scope<'_>, output: &str) -> Result<String, CompileError> {
+        let Some((model, measure)) = self.layer.measure(&input.name) else {
+            return Err(CompileError::InvalidQuery(format!("unknown measure `{}`", input.name)));
+        };
+        let mut filters = scope.filters.clone();
+        for text in &input.filter {
+            filters.push(self.parse_filter(text)?);
+        }
+        let request = MeasureRequest {
+            model,
+            measure,
+            items: scope.items,
+            filters: &filters,
+            start: scope.start,
+            end: scope.end,
+            mapping: scope.mapping,
+            output,
+        };
+        let sql = self.measure_sql(&request)?;
+        if input.join_to_timespine || input.fill_nulls_with.is_some() {
+            return self.fill_sql(sql, input, scope, output);
+        }
+        Ok(sql)
+    }
+
+    /// Wraps a measure's subquery so that every time-spine bucket has a row
+    /// (`join_to_timespine`) and NULL values become `fill_nulls_with`.
+    fn fill_sql(&self, sql: String, input: &MetricInput, scope: &Scope<'_>, output: &str) -> Result<String, CompileError> {
+        let quote = |name: &str| self.dialect.quote(name);
+        let value = match input.fill_nulls_with {
+            Some(fill) => format!("COALESCE(m.{}, {fill}) AS {}", quote(output), quote(output)),
+            None => format!("m.{}", quote(output)),
+        };
+        let time_item = scope.items.iter().find(|item| item.is_metric_time());
+        let Some(time_item) = time_item.filter(|_| input.join_to_timespine) else {
+            let keys: Vec<String> = scope.items.iter().map(|item| format!("m.{}", quote(&item.output))).collect();
+            let mut columns = keys;
+            columns.push(value);
+            return Ok(format!("SELECT {} FROM (\n{sql}\n) AS m", columns.join(", ")));
+        };
+        let grain = time_item.time_grain().unwrap_or(TimeGrain::Day);
+        let spine = self.spine_relation()?;
+        let mut bounds = Vec::new();
+        if let Some(start) = scope.start {
+            bounds.push(format!("ds >= {}", self.dialect.date_literal(start)));
+        }
+        if let Some(end) = scope.end {
+            bounds.push(format!("ds <= {}", self.dialect.date_literal(end)));
+        }
+        let where_sql = if bounds.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", bounds.join(" AND "))
+        };
+        let bucket = match grain {
+            TimeGrain::Day => "ds".to_owned(),
+            other => self.dialect.date_trunc(other, "ds"),
+        };
+        let time_name = quote(&time_item.output);
+        let mut columns = Vec::new();
+        for item in scope.items {
+            if item.output == time_item.output {
+                columns.push(format!("buckets.{time_name}"));
+            } else {
+                columns.push(format!("m.{}", quote(&item.output)));
+            }
+        }
+        columns.push(value);
+        Ok(format!(
+            "SELECT {} FROM (SELECT DISTINCT {bucket} AS {time_name} FROM {spine} AS spine{where_sql}) AS buckets\nLEFT OUTER JOIN (\n{sql}\n) AS m ON m.{time_name} = buckets.{time_name}",
+            columns.join(", ")
+        ))
+    }
+
+    /// An input of a ratio, derived or share metric, with its own filter and offset.
+    fn input_sql(&self, input: &MetricInput, scope: &Scope<'_>, output: &str, depth: usize) -> Result<String, CompileError> {
+        let metric = self.metric(&input.name)?;
+        let mut scope = scope.clone();
+        for text in &input.filter {
+            scope.filters.push(self.parse_filter(text)?);
+        }
+        if let Some(offset) = Offset::of(input) {
+            if scope.mapping != TimeMapping::Identity {
+                return Err(CompileError::Unsupported {
+                    feature: "offsets of offset metrics".to_owned(),
+                });
+            }
+            if scope.has_metric_time() {
+                scope.mapping = TimeMapping::Offset(offset);
+            } else {
+                let Some(end) = scope.end else {
+                    return Err(CompileError::InvalidQuery(format!(
+                        "`{}` reads an earlier period, so the query needs metric_time or an end date",
+                        input.reference_name()
+                    )));
+                };
+                let shifted_end = offset.shift(end);
+                let shifted_start = match offset {
+                    Offset::Window(window) => scope.start.and_then(|start| sub_window(start, window)),
+                    Offset::ToGrain(_) | Offset::PriorPeriodEnd(_) => shifted_end,
+                };
+                let Some(shifted_end) = shifted_end else {
+                    return Err(CompileError::InvalidQuery(format!(
+                        "`{}` reads a day before the calendar's start",
+                        input.reference_name()
+                    )));
+                };
+                scope.start = shifted_start.or(scope.start);
+                scope.end = Some(shifted_end);
+            }
+        }
+        let sql = self.metric_sql(metric, &scope, output, depth + 1)?;
+        if let Some(fill) = input.fill_nulls_with {
+            let quote = |name: &str| self.dialect.quote(name);
+            let mut columns: Vec<String> = scope.items.iter().map(|item| quote(&item.output)).collect();
+            columns.push(format!("COALESCE({}, {fill}) AS {}", quote(output), quote(output)));
+            return Ok(format!("SELECT {} FROM (\n{sql}\n) AS filled", columns.join(", ")));
+        }
+        Ok(sql)
+    }
+
+    /// Joins subqueries that share the group-by columns and selects
+    /// `values` (SQL over the parts' value columns) as `names`.
+    fn combine(
+        &self,
+        parts: &[(String, Vec<String>)],
+        items: &[GroupItem],
+        values: &[String],
+        names: &[String],
+    ) -> Result<String, CompileError> {
+        let quote = |name: &str| self.dialect.quote(name);
+        let mut columns = Vec::new();
+        for item in items {
+            let key = quote(&item.output);
+            let sources: Vec<String> = (0..parts.len()).map(|index| format!("p{index}.{key}")).collect();
+            let expr = if sources.len() == 1 {
+                sources[0].clone()
+            } else {
+                format!("COALESCE({})", sources.join(", "))
+            };
+            columns.push(format!("{expr} AS {key}"));
+        }
+        for (value, name) in values.iter().zip(names) {
+            columns.push(format!("{value} AS {}", quote(name)));
+        }
+
+        let mut from = String::new();
+        for (index, (sql, _)) in parts.iter().enumerate() {
+            if index == 0 {
+                from.push_str(&format!("(\n{sql}\n) AS p0"));
+                continue;
+            }
+            let conditions: Vec<String> = items
+                .iter()
+                .map(|item| {
+                    let key = quote(&item.output);
+                    let left = if index == 1 {
+                        format!("p0.{key}")
+                    } else {
+                        let earlier: Vec<String> = (0..index).map(|earlier| format!("p{earlier}.{key}")).collect();
+                        format!("COALESCE({})", earlier.join(", "))
+                    };
+                    self.dialect.null_safe_equal(&left, &format!("p{index}.{key}"))
+                })
+                .collect();
+            let condition = if conditions.is_empty() {
+                "TRUE".to_owned()
+            } else {
+                conditions.join(" AND ")
+            };
+            from.push_str(&format!("\nFULL OUTER JOIN (\n{sql}\n) AS p{index} ON {condition}"));
+        }
+        Ok(format!("SELECT {}\nFROM {from}", columns.join(", ")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn day(text: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(text, "%Y-%m-%d").unwrap()
+    }
+
+    #[test]
+    fn month_end_aligned_year_offset() {
+        let window = Window {
+            count: 1,
+            grain: TimeGrain::Year,
+            month_end_aligned: true,
+        };
+        assert_eq!(Offset::Window(window).shift(day("2025-02-28")), Some(day("2024-02-29")));
+        assert_eq!(Offset::Window(window).shift(day("2026-11-30")), Some(day("2025-11-30")));
+        assert_eq!(Offset::Window(window).shift(day("2026-11-15")), Some(day("2025-11-15")));
+    }
+
+    #[test]
+    fn prior_period_end() {
+        assert_eq!(Offset::PriorPeriodEnd(TimeGrain::Year).shift(day("2026-11-30")), Some(day("2025-12-31")));
+        assert_eq!(Offset::PriorPeriodEnd(TimeGrain::Month).shift(day("2026-03-15")), Some(day("2026-02-28")));
+    }
+
+    #[test]
+    fn truncation() {
+        assert_eq!(truncate_date(day("2026-11-30"), TimeGrain::Week), day("2026-11-30"));
+        assert_eq!(truncate_date(day("2026-12-06"), TimeGrain::Week), day("2026-11-30"));
+        assert_eq!(truncate_date(day("2026-08-15"), TimeGrain::Quarter), day("2026-07-01"));
+    }
+}
