@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, OnceLock};
 
 use chrono::{NaiveDate, NaiveTime};
-use wenshu::compiler::{CompileOptions, MetricQuery, compile};
+use wenshu::compiler::{CompileOptions, MetricQuery, OrderBy, compile};
 use wenshu::demo::{DemoOptions, generate};
 use wenshu::semantic::{MetricKind, SemanticLayer, Unit, load_dir};
 use wenshu::warehouse::{Table, Value, Warehouse};
@@ -52,7 +52,8 @@ fn semantic_layer() -> &'static SemanticLayer {
     static LAYER: OnceLock<SemanticLayer> = OnceLock::new();
     LAYER.get_or_init(|| {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("semantic_layer");
-        load_dir(&dir).unwrap_or_else(|diagnostics| panic!("semantic_layer/ is invalid:\n{diagnostics}"))
+        load_dir(&dir)
+            .unwrap_or_else(|diagnostics| panic!("semantic_layer/ is invalid:\n{diagnostics}"))
     })
 }
 
@@ -67,20 +68,25 @@ fn warehouse() -> MutexGuard<'static, Warehouse> {
         Mutex::new(warehouse)
     });
     // A test that panicked while holding the lock left the connection intact.
-    shared.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    shared
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Generates the demo warehouse into the test's scratch folder, replacing the
 /// previous run's file so that the data always comes from the current generator.
 fn generate_demo_warehouse() -> PathBuf {
-    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("bank_metrics").join("demo.duckdb");
+    let out = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join("bank_metrics")
+        .join("demo.duckdb");
     let options = DemoOptions {
         out: out.clone(),
         scale: 1,
         seed: 42,
         progress: false,
     };
-    generate(&options).unwrap_or_else(|error| panic!("cannot generate the demo warehouse: {error}"));
+    generate(&options)
+        .unwrap_or_else(|error| panic!("cannot generate the demo warehouse: {error}"));
     out
 }
 
@@ -115,7 +121,13 @@ struct Case {
 }
 
 impl Case {
-    fn new(label: &'static str, metric: &str, start: &str, end: &str, expected_sql: impl Into<String>) -> Case {
+    fn new(
+        label: &'static str,
+        metric: &str,
+        start: &str,
+        end: &str,
+        expected_sql: impl Into<String>,
+    ) -> Case {
         let query = MetricQuery {
             metrics: vec![metric.to_owned()],
             start: Some(date(start)),
@@ -135,7 +147,25 @@ impl Case {
     }
 
     fn filter(mut self, dimension: &str, condition: &str) -> Case {
-        self.query.where_filters.push(dimension_filter(dimension, condition));
+        self.query
+            .where_filters
+            .push(dimension_filter(dimension, condition));
+        self
+    }
+
+    /// Asks for one more metric in the same query.
+    fn with_metric(mut self, metric: &str) -> Case {
+        self.query.metrics.push(metric.to_owned());
+        self
+    }
+
+    /// Keeps the `count` rows with the largest `item`.
+    fn top(mut self, count: u64, item: &str) -> Case {
+        self.query.order_by.push(OrderBy {
+            item: item.to_owned(),
+            descending: true,
+        });
+        self.query.limit = Some(count);
         self
     }
 }
@@ -161,9 +191,12 @@ fn run_case(case: &Case) -> Result<(), String> {
     // The hand-written SQL runs first so that its mistakes show up even when
     // the query does not compile.
     let warehouse = warehouse();
-    let expected = warehouse
-        .query(&case.expected_sql)
-        .map_err(|error| format!("hand-written SQL failed: {error}\nSQL:\n{}", case.expected_sql))?;
+    let expected = warehouse.query(&case.expected_sql).map_err(|error| {
+        format!(
+            "hand-written SQL failed: {error}\nSQL:\n{}",
+            case.expected_sql
+        )
+    })?;
 
     let compiled = compile(semantic_layer(), &case.query, &CompileOptions::default())
         .map_err(|error| format!("compile failed: {error}\nquery: {:?}", case.query))?;
@@ -235,8 +268,7 @@ impl Cell {
     }
 }
 
-fn sorted_rows(rows: Vec<Vec<Cell>>) -> Vec<Vec<Cell>> {
-    let mut rows = rows;
+fn sorted_rows(mut rows: Vec<Vec<Cell>>) -> Vec<Vec<Cell>> {
     rows.sort_by(|left, right| {
         left.iter()
             .zip(right)
@@ -250,7 +282,11 @@ fn sorted_rows(rows: Vec<Vec<Cell>>) -> Vec<Vec<Cell>> {
 /// Compares the rows of `actual` with `expected` as multisets, matching
 /// columns by name.
 fn compare_tables(expected: &Table, actual: &Table) -> Result<(), String> {
-    let actual_names: Vec<&str> = actual.columns.iter().map(|column| column.name.as_str()).collect();
+    let actual_names: Vec<&str> = actual
+        .columns
+        .iter()
+        .map(|column| column.name.as_str())
+        .collect();
     if actual.columns.len() != expected.columns.len() {
         return Err(format!(
             "expected {} columns, got {}: {actual_names:?}",
@@ -261,7 +297,10 @@ fn compare_tables(expected: &Table, actual: &Table) -> Result<(), String> {
     let mut positions = Vec::new();
     for column in &expected.columns {
         let Some(position) = actual.column_index(&column.name) else {
-            return Err(format!("missing column `{}`; got {actual_names:?}", column.name));
+            return Err(format!(
+                "missing column `{}`; got {actual_names:?}",
+                column.name
+            ));
         };
         positions.push(position);
     }
@@ -277,7 +316,12 @@ fn compare_tables(expected: &Table, actual: &Table) -> Result<(), String> {
         actual
             .rows
             .iter()
-            .map(|row| positions.iter().map(|&position| Cell::from_value(&row[position])).collect())
+            .map(|row| {
+                positions
+                    .iter()
+                    .map(|&position| Cell::from_value(&row[position]))
+                    .collect()
+            })
             .collect(),
     );
     if expected_rows.len() != actual_rows.len() {
@@ -288,7 +332,10 @@ fn compare_tables(expected: &Table, actual: &Table) -> Result<(), String> {
         ));
     }
     for (expected_row, actual_row) in expected_rows.iter().zip(&actual_rows) {
-        let row_matches = expected_row.iter().zip(actual_row).all(|(left, right)| left.matches(right));
+        let row_matches = expected_row
+            .iter()
+            .zip(actual_row)
+            .all(|(left, right)| left.matches(right));
         if !row_matches {
             return Err(format!(
                 "rows differ\nexpected row: {expected_row:?}\nactual row:   {actual_row:?}\n\
@@ -308,30 +355,96 @@ const BANK_METRICS: &[(&str, &str, &[&str])] = &[
     (
         "deposit_balance",
         "存款余额",
-        &["存款", "余额", "存款总额", "存款规模", "时点存款", "时点余额", "存款量", "deposits", "deposit balance"],
+        &[
+            "存款",
+            "余额",
+            "存款总额",
+            "存款规模",
+            "时点存款",
+            "时点余额",
+            "存款量",
+            "deposits",
+            "deposit balance",
+        ],
     ),
     (
         "average_daily_balance",
         "日均存款",
-        &["日均", "日均余额", "存款日均", "平均余额", "日均存款余额", "average daily balance", "ADB"],
+        &[
+            "日均",
+            "日均余额",
+            "存款日均",
+            "平均余额",
+            "日均存款余额",
+            "average daily balance",
+            "ADB",
+        ],
     ),
     (
         "increase_since_year_start",
         "比年初增量",
-        &["比年初", "较年初", "新增存款", "存款增量", "较年初增加", "年内新增", "increase since start of year"],
+        &[
+            "比年初",
+            "较年初",
+            "新增存款",
+            "存款增量",
+            "较年初增加",
+            "年内新增",
+            "increase since start of year",
+        ],
     ),
-    ("increase_month_on_month", "比上月增量", &["比上月", "较上月末", "环比增量", "月增量"]),
-    ("growth_rate_month_on_month", "环比增长率", &["环比", "环比增速", "环比增长", "MoM"]),
-    ("growth_rate_year_on_year", "同比增长率", &["同比", "同比增速", "同比增长", "YoY"]),
-    ("deposit_share", "存款占比", &["占比", "结构", "构成", "比重", "存款结构", "share"]),
-    ("demand_deposit_share", "活期存款占比", &["活期占比", "活期率", "活期存款比例"]),
-    ("performance_balance", "绩效存款", &["绩效存款余额", "考核存款", "业绩存款", "客户经理存款"]),
-    ("performance_average_daily_balance", "绩效日均存款", &["绩效日均", "考核日均"]),
-    ("depositors", "存款客户数", &["存款户数", "有效存款客户", "客户数", "户数"]),
+    (
+        "increase_month_on_month",
+        "比上月增量",
+        &["比上月", "较上月末", "环比增量", "月增量"],
+    ),
+    (
+        "growth_rate_month_on_month",
+        "环比增长率",
+        &["环比", "环比增速", "环比增长", "MoM"],
+    ),
+    (
+        "growth_rate_year_on_year",
+        "同比增长率",
+        &["同比", "同比增速", "同比增长", "YoY"],
+    ),
+    (
+        "deposit_share",
+        "存款占比",
+        &["占比", "结构", "构成", "比重", "存款结构", "share"],
+    ),
+    (
+        "demand_deposit_share",
+        "活期存款占比",
+        &["活期占比", "活期率", "活期存款比例"],
+    ),
+    (
+        "performance_balance",
+        "绩效存款",
+        &["绩效存款余额", "考核存款", "业绩存款", "客户经理存款"],
+    ),
+    (
+        "performance_average_daily_balance",
+        "绩效日均存款",
+        &["绩效日均", "考核日均"],
+    ),
+    (
+        "depositors",
+        "存款客户数",
+        &["存款户数", "有效存款客户", "客户数", "户数"],
+    ),
     ("balance_per_depositor", "户均存款", &["户均", "户均余额"]),
-    ("new_accounts", "新开户数", &["开户数", "新开账户", "新增账户"]),
+    (
+        "new_accounts",
+        "新开户数",
+        &["开户数", "新开账户", "新增账户"],
+    ),
     ("interest_expense", "利息支出", &["付息", "利息成本"]),
-    ("cost_of_deposits", "存款付息率", &["付息率", "存款成本率", "成本率", "cost of deposits"]),
+    (
+        "cost_of_deposits",
+        "存款付息率",
+        &["付息率", "存款成本率", "成本率", "cost of deposits"],
+    ),
     ("deposit_deviation", "存款偏离度", &["偏离度", "月末偏离度"]),
 ];
 
@@ -344,10 +457,16 @@ fn layer_defines_every_bank_metric() {
         };
         assert_eq!(metric.label.as_deref(), Some(*label), "label of `{name}`");
         assert!(metric.description.is_some(), "`{name}` has no description");
-        assert!(metric.default_period.is_some(), "`{name}` has no default_period");
+        assert!(
+            metric.default_period.is_some(),
+            "`{name}` has no default_period"
+        );
         assert!(metric.unit.is_some(), "`{name}` has no unit");
         for synonym in *synonyms {
-            assert!(metric.synonyms.iter().any(|word| word == synonym), "`{name}` lacks the synonym `{synonym}`");
+            assert!(
+                metric.synonyms.iter().any(|word| word == synonym),
+                "`{name}` lacks the synonym `{synonym}`"
+            );
         }
     }
 }
@@ -364,11 +483,18 @@ fn percentages_have_percent_unit() {
         "deposit_deviation",
     ];
     for name in percentages {
-        let metric = layer.metric(name).unwrap_or_else(|| panic!("metric `{name}` is not defined"));
+        let metric = layer
+            .metric(name)
+            .unwrap_or_else(|| panic!("metric `{name}` is not defined"));
         assert_eq!(metric.unit, Some(Unit::Percent), "unit of `{name}`");
     }
-    let share = layer.metric("deposit_share").expect("deposit_share is defined");
-    assert!(matches!(share.kind, MetricKind::Share { .. }), "deposit_share is a share metric");
+    let share = layer
+        .metric("deposit_share")
+        .expect("deposit_share is defined");
+    assert!(
+        matches!(share.kind, MetricKind::Share { .. }),
+        "deposit_share is a share metric"
+    );
 }
 
 #[test]
@@ -397,8 +523,15 @@ fn value_synonyms_cover_filter_words() {
         let dimension = model
             .dimension(dimension_name)
             .unwrap_or_else(|| panic!("dimension `{model_name}.{dimension_name}` is not defined"));
-        let words = dimension.value_synonyms.get(value).map(Vec::as_slice).unwrap_or_default();
-        assert!(words.iter().any(|known| known == word), "`{word}` does not name {dimension_name} = `{value}`");
+        let words = dimension
+            .value_synonyms
+            .get(value)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        assert!(
+            words.iter().any(|known| known == word),
+            "`{word}` does not name {dimension_name} = `{value}`"
+        );
     }
 }
 
@@ -438,6 +571,18 @@ fn deposit_balance_matches_definition() {
         .group_by("branch__branch_name")
         .filter("customer__customer_type", "= '个人'"),
         Case::new(
+            "top five branches",
+            "deposit_balance",
+            REFERENCE_DATE,
+            REFERENCE_DATE,
+            format!(
+                "SELECT b.branch_name AS branch__branch_name, SUM(f.balance) AS deposit_balance FROM {DEPOSITS} \
+                 WHERE f.biz_date = DATE '{REFERENCE_DATE}' GROUP BY 1 ORDER BY 2 DESC LIMIT 5"
+            ),
+        )
+        .group_by("branch__branch_name")
+        .top(5, "deposit_balance"),
+        Case::new(
             "by district and customer type",
             "deposit_balance",
             "2025-06-30",
@@ -472,6 +617,19 @@ fn deposit_balance_matches_definition() {
             ),
         )
         .group_by("metric_time__month"),
+        // 2026-11-01 is a Sunday and 2026-11-30 a Monday, so both end weeks are partial.
+        Case::new(
+            "weekly November 2026",
+            "deposit_balance",
+            "2026-11-01",
+            REFERENCE_DATE,
+            format!(
+                "SELECT date_trunc('week', f.biz_date)::DATE AS metric_time__week, SUM(f.balance) AS deposit_balance \
+                 FROM {DEPOSITS} WHERE f.biz_date IN ({}) GROUP BY 1",
+                bucket_last_days("week", "2026-11-01", REFERENCE_DATE)
+            ),
+        )
+        .group_by("metric_time__week"),
         Case::new(
             "quarterly 2025 corporate",
             "deposit_balance",
@@ -576,11 +734,23 @@ fn average_daily_balance_matches_definition() {
             format!(
                 "SELECT date_trunc('month', f.biz_date)::DATE AS metric_time__month, \
                  SUM(f.balance) / CASE date_trunc('month', f.biz_date)::DATE \
-                     WHEN DATE '2026-01-01' THEN 16 WHEN DATE '2026-02-01' THEN 28 ELSE 20 END AS average_daily_balance \
+                     WHEN DATE '2026-01-01' THEN 17 WHEN DATE '2026-02-01' THEN 28 ELSE 20 END AS average_daily_balance \
                  FROM {DEPOSITS} WHERE f.biz_date BETWEEN DATE '2026-01-15' AND DATE '2026-03-20' GROUP BY 1"
             ),
         )
         .group_by("metric_time__month"),
+        Case::new(
+            "weekly buckets clipped to the range",
+            "average_daily_balance",
+            "2026-11-01",
+            REFERENCE_DATE,
+            format!(
+                "SELECT date_trunc('week', f.biz_date)::DATE AS metric_time__week, \
+                 SUM(f.balance) / COUNT(DISTINCT f.biz_date) AS average_daily_balance \
+                 FROM {DEPOSITS} WHERE f.biz_date BETWEEN DATE '2026-11-01' AND DATE '{REFERENCE_DATE}' GROUP BY 1"
+            ),
+        )
+        .group_by("metric_time__week"),
         Case::new(
             "quarterly 2025 corporate",
             "average_daily_balance",
@@ -641,7 +811,9 @@ fn daily_totals(key: &str, condition: &str) -> String {
 fn increase_since_year_start_matches_definition() {
     let month_ends_2025 = bucket_last_days("month", "2025-01-01", "2025-12-31");
     let balance_on = |day: &str, condition: &str| {
-        format!("(SELECT SUM(f.balance) FROM {DEPOSITS} WHERE f.biz_date = DATE '{day}' AND {condition})")
+        format!(
+            "(SELECT SUM(f.balance) FROM {DEPOSITS} WHERE f.biz_date = DATE '{day}' AND {condition})"
+        )
     };
     check_cases(vec![
         Case::new(
@@ -984,6 +1156,25 @@ fn deposit_share_matches_definition() {
         .group_by("metric_time__month")
         .group_by("customer__customer_type"),
         Case::new(
+            "with balance and average by product category",
+            "deposit_share",
+            YEAR_START,
+            REFERENCE_DATE,
+            format!(
+                "WITH point AS (SELECT p.product_category AS category, SUM(f.balance) AS balance FROM {DEPOSITS} \
+                     WHERE f.biz_date = DATE '{REFERENCE_DATE}' GROUP BY 1), \
+                 average AS (SELECT p.product_category AS category, SUM(f.balance) / 334 AS balance FROM {DEPOSITS} \
+                     WHERE f.biz_date BETWEEN DATE '{YEAR_START}' AND DATE '{REFERENCE_DATE}' GROUP BY 1) \
+                 SELECT point.category AS product__product_category, \
+                 point.balance * 100.0 / SUM(point.balance) OVER () AS deposit_share, \
+                 point.balance AS deposit_balance, average.balance AS average_daily_balance \
+                 FROM point JOIN average ON average.category = point.category"
+            ),
+        )
+        .with_metric("deposit_balance")
+        .with_metric("average_daily_balance")
+        .group_by("product__product_category"),
+        Case::new(
             "no group is the whole",
             "deposit_share",
             REFERENCE_DATE,
@@ -996,7 +1187,8 @@ fn deposit_share_matches_definition() {
 #[test]
 fn demand_deposit_share_matches_definition() {
     let month_ends_2026 = bucket_last_days("month", YEAR_START, REFERENCE_DATE);
-    let demand_share = "SUM(CASE WHEN p.term_type = '活期' THEN f.balance END) * 100.0 / SUM(f.balance)";
+    let demand_share =
+        "SUM(CASE WHEN p.term_type = '活期' THEN f.balance END) * 100.0 / SUM(f.balance)";
     check_cases(vec![
         Case::new(
             "point at reference date",
@@ -1071,6 +1263,19 @@ fn performance_balance_matches_definition() {
             ),
         )
         .group_by("manager__manager_name"),
+        Case::new(
+            "top ten managers",
+            "performance_balance",
+            REFERENCE_DATE,
+            REFERENCE_DATE,
+            format!(
+                "SELECT m.manager_name AS manager__manager_name, SUM(f.balance * s.share) AS performance_balance \
+                 FROM {PERFORMANCE_DEPOSITS} WHERE f.biz_date = DATE '{REFERENCE_DATE}' \
+                 GROUP BY 1 ORDER BY 2 DESC LIMIT 10"
+            ),
+        )
+        .group_by("manager__manager_name")
+        .top(10, "performance_balance"),
         Case::new(
             "by manager's branch",
             "performance_balance",
@@ -1218,7 +1423,8 @@ fn depositors_matches_definition() {
 #[test]
 fn balance_per_depositor_matches_definition() {
     let month_ends_2026 = bucket_last_days("month", YEAR_START, REFERENCE_DATE);
-    let per_depositor = "SUM(f.balance) / COUNT(DISTINCT CASE WHEN f.balance > 0 THEN f.customer_id END)";
+    let per_depositor =
+        "SUM(f.balance) / COUNT(DISTINCT CASE WHEN f.balance > 0 THEN f.customer_id END)";
     check_cases(vec![
         Case::new(
             "point at reference date",

@@ -66,7 +66,8 @@ fn expected_queries_render_and_run() {
     };
     let mut output = Vec::new();
 
-    let report = conformance::check_expected_queries(&options(root), &mut output).expect("self-check failed");
+    let report = conformance::check_expected_queries(&options(root), &mut output)
+        .expect("self-check failed");
 
     print_report(&output, &report);
     assert!(report.passed > 0, "no case is in scope");
@@ -82,9 +83,13 @@ fn name_filter_selects_cases() {
     selected.name_filter = Some("simple_query_with_time_constraint".to_owned());
     let mut output = Vec::new();
 
-    let report = conformance::check_expected_queries(&selected, &mut output).expect("self-check failed");
+    let report =
+        conformance::check_expected_queries(&selected, &mut output).expect("self-check failed");
 
-    assert_eq!(report.passed + report.failed.len() + report.skipped.len(), 1);
+    assert_eq!(
+        report.passed + report.failed.len() + report.skipped.len(),
+        1
+    );
 }
 
 #[test]
@@ -124,12 +129,17 @@ fn broken_case_file_fails_its_cases() {
         report.failed[0],
         (
             "typo_case".to_owned(),
-            format!("invalid case: unknown key `metricz` (at {}:2)", file.display())
+            format!(
+                "invalid case: unknown key `metricz` (at {}:2)",
+                file.display()
+            )
         )
     );
     assert_eq!(report.failed[1].0, "unknown_model_case");
     assert!(
-        report.failed[1].1.starts_with("unknown model `NO_SUCH_MODEL`; known models: SIMPLE_MODEL,"),
+        report.failed[1]
+            .1
+            .starts_with("unknown model `NO_SUCH_MODEL`; known models: SIMPLE_MODEL,"),
         "{}",
         report.failed[1].1
     );

@@ -32,6 +32,12 @@ pub trait Dialect: Send + Sync {
     /// The number of days from `start` to `end`, both DATE expressions.
     fn days_between(&self, start: &str, end: &str) -> String;
 
+    /// The value of `value` on the row with the smallest `key`.
+    fn min_by(&self, value: &str, key: &str) -> String;
+
+    /// The value of `value` on the row with the largest `key`.
+    fn max_by(&self, value: &str, key: &str) -> String;
+
     /// A division that yields a DOUBLE and NULL when the divisor is zero.
     fn safe_divide(&self, numerator: &str, denominator: &str) -> String {
         format!("CAST({numerator} AS DOUBLE) / CAST(NULLIF({denominator}, 0) AS DOUBLE)")
@@ -81,5 +87,13 @@ impl Dialect for DuckDb {
 
     fn days_between(&self, start: &str, end: &str) -> String {
         format!("DATE_DIFF('day', {start}, {end})")
+    }
+
+    fn min_by(&self, value: &str, key: &str) -> String {
+        format!("ARG_MIN({value}, {key})")
+    }
+
+    fn max_by(&self, value: &str, key: &str) -> String {
+        format!("ARG_MAX({value}, {key})")
     }
 }

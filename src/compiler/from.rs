@@ -16,10 +16,18 @@ struct Projection {
     exprs: Vec<String>,
 }
 
+/// How joined models attach to the measure's model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JoinKind {
+    LeftOuter,
+    FullOuter,
+}
+
 /// Collects the columns a measure query needs, model by model.
 pub struct FromBuilder<'a> {
     layer: &'a SemanticLayer,
     projections: Vec<Projection>,
+    pub join_kind: JoinKind,
 }
 
 impl<'a> FromBuilder<'a> {
@@ -32,6 +40,7 @@ impl<'a> FromBuilder<'a> {
                 path: Vec::new(),
                 exprs: Vec::new(),
             }],
+            join_kind: JoinKind::LeftOuter,
         }
     }
 
@@ -89,6 +98,10 @@ impl<'a> FromBuilder<'a> {
         };
         let child_key = child_entity.expr.clone();
         self.add_expr(index, &child_key);
+        for (parent_expr, child_expr) in partition_pairs(parent_model, child_model) {
+            self.add_expr(parent, &parent_expr);
+            self.add_expr(index, &child_expr);
+        }
         Ok(index)
     }
 
@@ -149,13 +162,40 @@ impl<'a> FromBuilder<'a> {
                 .iter()
                 .position(|expr| expr == child_key)
                 .unwrap_or_default();
-            sql.push_str(&format!(
-                "\n  LEFT OUTER JOIN {subquery} ON {}.c{parent_position} = {}.c{child_position}",
+            let mut condition = format!(
+                "{}.c{parent_position} = {}.c{child_position}",
                 parent.alias, projection.alias
-            ));
+            );
+            for (parent_expr, child_expr) in partition_pairs(parent_model, model) {
+                let left = parent.exprs.iter().position(|expr| *expr == parent_expr);
+                let right = projection.exprs.iter().position(|expr| *expr == child_expr);
+                if let (Some(left), Some(right)) = (left, right) {
+                    condition.push_str(&format!(" AND {}.c{left} = {}.c{right}", parent.alias, projection.alias));
+                }
+            }
+            let join = match self.join_kind {
+                JoinKind::LeftOuter => "LEFT OUTER JOIN",
+                JoinKind::FullOuter => "FULL OUTER JOIN",
+            };
+            sql.push_str(&format!("\n  {join} {subquery} ON {condition}"));
         }
         Ok(sql)
     }
+}
+
+/// Partition dimensions that two joined models share by name: MetricFlow
+/// joins on them too, so each side's partition lines up with the other's.
+fn partition_pairs(left: &SemanticModel, right: &SemanticModel) -> Vec<(String, String)> {
+    left.dimensions
+        .iter()
+        .filter(|dimension| dimension.is_partition)
+        .filter_map(|dimension| {
+            right
+                .dimension(&dimension.name)
+                .filter(|other| other.is_partition)
+                .map(|other| (dimension.expr.clone(), other.expr.clone()))
+        })
+        .collect()
 }
 
 /// The SQL that names a relation: a table reference or a parenthesised query.

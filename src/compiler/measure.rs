@@ -12,10 +12,10 @@
 
 use chrono::NaiveDate;
 
-use crate::semantic::{Aggregation, DimensionKind, Measure, SemanticModel, TimeGrain, WindowChoice};
+use crate::semantic::{Aggregation, DimensionKind, Measure, PeriodAggregation, SemanticModel, TimeGrain, WindowChoice};
 
 use super::filter::{FilterReference, ParsedFilter};
-use super::from::{FromBuilder, relation_sql};
+use super::from::{FromBuilder, JoinKind, relation_sql};
 use super::resolve::{GroupItem, ItemSpec, filter_item, locate};
 use super::{CompileError, Compiler, TimeMapping};
 
@@ -34,6 +34,34 @@ pub struct MeasureRequest<'q> {
 
 impl Compiler<'_> {
     pub(super) fn measure_sql(&self, request: &MeasureRequest<'_>) -> Result<String, CompileError> {
+        let (sql, period_agg) = self.measure_sql_by_day(request)?;
+        let Some(period_agg) = period_agg else {
+            return Ok(sql);
+        };
+        let dialect = self.dialect;
+        let output = dialect.quote(request.output);
+        let keys: Vec<String> = request.items.iter().map(|item| dialect.quote(&item.output)).collect();
+        let value = match period_agg {
+            PeriodAggregation::First => dialect.min_by(&output, "\"__spine_day\""),
+            PeriodAggregation::Last => dialect.max_by(&output, "\"__spine_day\""),
+            PeriodAggregation::Average => format!("AVG({output})"),
+        };
+        let mut columns = keys.clone();
+        columns.push(format!("{value} AS {output}"));
+        let group_by = if keys.is_empty() {
+            String::new()
+        } else {
+            format!("\nGROUP BY {}", ordinals(keys.len()))
+        };
+        Ok(format!("SELECT {} FROM (\n{sql}\n) AS by_day{group_by}", columns.join(", ")))
+    }
+
+    /// The measure query, and the period aggregation still to apply when a
+    /// running total was computed per day for coarser buckets.
+    fn measure_sql_by_day(
+        &self,
+        request: &MeasureRequest<'_>,
+    ) -> Result<(String, Option<PeriodAggregation>), CompileError> {
         let dialect = self.dialect;
         let model = request.model;
         let measure = request.measure;
@@ -58,10 +86,15 @@ impl Compiler<'_> {
                 ItemSpec::MetricTime { grain } => truncate(dialect, *grain, &output_day),
                 _ => {
                     let location = locate(self.layer, model, item)?;
-                    let column = from.column(&location.path, &location.expr)?;
                     match item.time_grain() {
-                        Some(grain) if location.is_time => truncate(dialect, grain, &column),
-                        _ => column,
+                        // The measure's own time dimension is metric_time under another name.
+                        Some(grain) if location.path.is_empty() && location.expr == time_dimension => {
+                            truncate(dialect, grain, &output_day)
+                        }
+                        Some(grain) if location.is_time => {
+                            truncate(dialect, grain, &from.column(&location.path, &location.expr)?)
+                        }
+                        _ => from.column(&location.path, &location.expr)?,
                     }
                 }
             };
@@ -71,10 +104,28 @@ impl Compiler<'_> {
             select_items.push((expr, item.output.clone()));
         }
 
+        // A running total reported at a grain coarser than a day is first
+        // computed for each day, then one day's value (or the average) is
+        // kept per bucket.
+        let period_agg = match request.mapping {
+            TimeMapping::Cumulative { period_agg, .. }
+                if request
+                    .items
+                    .iter()
+                    .any(|item| item.time_grain().is_some_and(|grain| grain != TimeGrain::Day)) =>
+            {
+                select_items.push(("ts.ds".to_owned(), "__spine_day".to_owned()));
+                Some(period_agg)
+            }
+            _ => None,
+        };
+
         // Filters and the time range.
         let mut conditions = Vec::new();
         for filter in request.filters {
-            let sql = filter.substitute(|reference| self.filter_column(model, &mut from, reference, &output_day))?;
+            let sql = filter.substitute(|reference| {
+                self.filter_column(model, &mut from, reference, &output_day, &time_dimension)
+            })?;
             conditions.push(format!("({sql})"));
         }
         let (row_start, row_end) = request.mapping.row_range(request.start, request.end);
@@ -121,7 +172,8 @@ impl Compiler<'_> {
         let mut from_sql = from.render(dialect, &self.options)?;
         if uses_spine {
             let spine = self.spine_relation()?;
-            let condition = request.mapping.spine_condition(dialect, &row_day, self.query_grain(request.items));
+            let grains: Vec<TimeGrain> = request.items.iter().filter_map(GroupItem::time_grain).collect();
+            let condition = request.mapping.spine_condition(dialect, &row_day, &grains);
             from_sql.push_str(&format!("\n  INNER JOIN {spine} AS ts ON {condition}"));
         }
         let where_sql = if conditions.is_empty() {
@@ -146,10 +198,10 @@ impl Compiler<'_> {
                     let keys: Vec<String> = select_items.iter().map(|(_, name)| quote(name)).collect();
                     let mut outer = keys.clone();
                     outer.push(format!("CAST(\"__sum\" AS DOUBLE) / {days} AS {output}"));
-                    return Ok(format!("SELECT {} FROM (\n{grouped}\n) AS sums", outer.join(", ")));
+                    return Ok((format!("SELECT {} FROM (\n{grouped}\n) AS sums", outer.join(", ")), period_agg));
                 }
                 columns.push(format!("{aggregate} AS {output}"));
-                Ok(grouped_select(&columns, &from_sql, &where_sql, select_items.len()))
+                Ok((grouped_select(&columns, &from_sql, &where_sql, select_items.len()), period_agg))
             }
             Some((day, choice, groupings)) if groupings.is_empty() => {
                 // Aggregate per day, then keep each bucket's last (or first) day.
@@ -165,10 +217,10 @@ impl Compiler<'_> {
                 let keys: Vec<String> = select_items.iter().map(|(_, name)| quote(name)).collect();
                 let mut outer = keys;
                 outer.push(output);
-                Ok(format!(
+                Ok((format!(
                     "SELECT {} FROM (\nSELECT *, {window} AS \"__chosen_day\" FROM (\n{grouped}\n) AS daily\n) AS ranked\nWHERE \"__day\" = \"__chosen_day\"",
                     outer.join(", ")
-                ))
+                ), period_agg))
             }
             Some((day, choice, groupings)) => {
                 // Window groupings: each entity keeps its own last (or first) day.
@@ -202,10 +254,10 @@ impl Compiler<'_> {
                 } else {
                     format!("\nGROUP BY {}", ordinals(keys.len()))
                 };
-                Ok(format!(
+                Ok((format!(
                     "SELECT {} FROM (\nSELECT *, {function}(\"__day\") OVER ({over}) AS \"__chosen_day\" FROM (\n{rows}\n) AS measure_rows\n) AS ranked\nWHERE \"__day\" = \"__chosen_day\"{group_by}",
                     outer.join(", ")
-                ))
+                ), period_agg))
             }
         }
     }
@@ -217,6 +269,7 @@ impl Compiler<'_> {
         from: &mut FromBuilder<'_>,
         reference: &FilterReference,
         output_day: &str,
+        time_dimension: &str,
     ) -> Result<String, CompileError> {
         let item = filter_item(self.layer, reference).map_err(|error| match error {
             CompileError::UnknownGroupBy { name, suggestion } => CompileError::InvalidFilter {
@@ -232,6 +285,10 @@ impl Compiler<'_> {
             return Ok(truncate(self.dialect, grain, output_day));
         }
         let location = locate(self.layer, model, &item)?;
+        if location.path.is_empty() && location.is_time && location.expr == time_dimension {
+            let grain = item.time_grain().unwrap_or(TimeGrain::Day);
+            return Ok(truncate(self.dialect, grain, output_day));
+        }
         let column = from.column(&location.path, &location.expr)?;
         Ok(match item.time_grain() {
             Some(grain) if location.is_time => truncate(self.dialect, grain, &column),
@@ -273,13 +330,6 @@ impl Compiler<'_> {
             "(SELECT {} AS ds FROM {relation})",
             self.dialect.to_date(&self.dialect.quote(&spine.column))
         ))
-    }
-
-    fn query_grain(&self, items: &[GroupItem]) -> Option<TimeGrain> {
-        items.iter().find_map(|item| match item.spec {
-            ItemSpec::MetricTime { grain } => Some(grain),
-            _ => None,
-        })
     }
 
     /// The number of days each output row averages over.
@@ -364,4 +414,117 @@ fn aggregate_sql(measure: &Measure, expr: &str) -> Result<String, CompileError> 
             });
         }
     })
+}
+
+impl Compiler<'_> {
+    /// The distinct combinations of the group-by items, for a query with no
+    /// metric. Dimensions come from one semantic model and the models joined
+    /// to it; metric_time comes from the time spine.
+    pub(super) fn dimension_values_sql(
+        &self,
+        items: &[GroupItem],
+        filters: &[ParsedFilter],
+        start: Option<NaiveDate>,
+        end: Option<NaiveDate>,
+    ) -> Result<String, CompileError> {
+        let dialect = self.dialect;
+        let dimension_items: Vec<&GroupItem> = items.iter().filter(|item| !item.is_metric_time()).collect();
+        let has_time = items.iter().any(GroupItem::is_metric_time);
+        let spine_day = "ts.ds";
+
+        let base = self.dimension_base(&dimension_items)?;
+        let mut from = base.map(|model| {
+            let mut builder = FromBuilder::new(self.layer, model);
+            if model.measures.is_empty() {
+                builder.join_kind = JoinKind::FullOuter;
+            }
+            builder
+        });
+
+        let mut columns = Vec::new();
+        for item in items {
+            let expr = match (&item.spec, from.as_mut(), base) {
+                (ItemSpec::MetricTime { grain }, _, _) => truncate(dialect, *grain, spine_day),
+                (_, Some(builder), Some(model)) => {
+                    let location = locate(self.layer, model, item)?;
+                    let column = builder.column(&location.path, &location.expr)?;
+                    match item.time_grain() {
+                        Some(grain) if location.is_time => truncate(dialect, grain, &column),
+                        _ => column,
+                    }
+                }
+                _ => return Err(CompileError::InvalidQuery("no semantic model holds these items".to_owned())),
+            };
+            columns.push(format!("{expr} AS {}", dialect.quote(&item.output)));
+        }
+
+        let mut conditions = Vec::new();
+        for filter in filters {
+            let sql = filter.substitute(|reference| {
+                let item = filter_item(self.layer, reference)?;
+                if let ItemSpec::MetricTime { grain } = item.spec {
+                    if !has_time {
+                        return Err(CompileError::InvalidQuery(
+                            "a filter on metric_time needs metric_time in the group-by".to_owned(),
+                        ));
+                    }
+                    return Ok(truncate(dialect, grain, spine_day));
+                }
+                let (Some(builder), Some(model)) = (from.as_mut(), base) else {
+                    return Err(CompileError::InvalidQuery("no semantic model holds this filter".to_owned()));
+                };
+                let location = locate(self.layer, model, &item)?;
+                let column = builder.column(&location.path, &location.expr)?;
+                Ok(match item.time_grain() {
+                    Some(grain) if location.is_time => truncate(dialect, grain, &column),
+                    _ => column,
+                })
+            })?;
+            conditions.push(format!("({sql})"));
+        }
+        if has_time {
+            if let Some(start) = start {
+                conditions.push(format!("{spine_day} >= {}", dialect.date_literal(start)));
+            }
+            if let Some(end) = end {
+                conditions.push(format!("{spine_day} <= {}", dialect.date_literal(end)));
+            }
+        }
+
+        let spine = if has_time { Some(self.spine_relation()?) } else { None };
+        let from_sql = match (from, spine) {
+            (Some(builder), Some(spine)) => format!("{}\n  CROSS JOIN {spine} AS ts", builder.render(dialect, &self.options)?),
+            (Some(builder), None) => builder.render(dialect, &self.options)?,
+            (None, Some(spine)) => format!("{spine} AS ts"),
+            (None, None) => return Err(CompileError::InvalidQuery("a query needs at least one group-by item".to_owned())),
+        };
+        let where_sql = if conditions.is_empty() {
+            String::new()
+        } else {
+            format!("\nWHERE {}", conditions.join("\n  AND "))
+        };
+        Ok(grouped_select(&columns, &from_sql, &where_sql, items.len()))
+    }
+
+    /// The semantic model every dimension item can be reached from,
+    /// preferring the one that holds the first item itself.
+    fn dimension_base(&self, items: &[&GroupItem]) -> Result<Option<&SemanticModel>, CompileError> {
+        let Some(first) = items.first() else {
+            return Ok(None);
+        };
+        let reaches_all = |model: &SemanticModel| items.iter().all(|item| locate(self.layer, model, item).is_ok());
+        let holds_first = |model: &SemanticModel| locate(self.layer, model, first).is_ok_and(|location| location.path.is_empty());
+        let models = &self.layer.semantic_models;
+        let chosen = models
+            .iter()
+            .find(|model| holds_first(model) && reaches_all(model))
+            .or_else(|| models.iter().find(|model| reaches_all(model)));
+        match chosen {
+            Some(model) => Ok(Some(model)),
+            None => Err(CompileError::InvalidQuery(format!(
+                "no semantic model reaches all of {}",
+                items.iter().map(|item| format!("`{}`", item.output)).collect::<Vec<_>>().join(", ")
+            ))),
+        }
+    }
 }

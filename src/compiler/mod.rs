@@ -15,7 +15,8 @@ mod resolve;
 use chrono::{Datelike, Days, Months, NaiveDate};
 
 use crate::semantic::{
-    Metric, MetricInput, MetricKind, SemanticLayer, TimeGrain, Window, closest_name,
+    Metric, MetricInput, MetricKind, PeriodAggregation, SemanticLayer, TimeGrain, Window,
+    closest_name,
 };
 
 pub use dialect::{Dialect, DuckDb};
@@ -29,6 +30,9 @@ pub use resolve::{GroupItem, ItemSpec, parse_group_item};
 pub struct CompileOptions {
     /// Replaces `$source_schema` in `node_relation.schema_name`.
     pub source_schema: Option<String>,
+    /// The last day with data. A range widened to whole buckets of a coarse
+    /// grain is cut back to it, so averages never count days after it.
+    pub reference_date: Option<NaiveDate>,
 }
 
 /// What a result column holds.
@@ -115,6 +119,7 @@ pub(crate) enum TimeMapping {
     Cumulative {
         window: Option<Window>,
         grain_to_date: Option<TimeGrain>,
+        period_agg: PeriodAggregation,
     },
 }
 
@@ -172,6 +177,7 @@ impl TimeMapping {
             TimeMapping::Cumulative {
                 window,
                 grain_to_date,
+                ..
             } => {
                 let first = match (window, grain_to_date) {
                     (Some(window), _) => start.and_then(|day| sub_window(day, window)),
@@ -184,13 +190,17 @@ impl TimeMapping {
     }
 
     /// The join condition between row days and the time spine's `ts.ds`.
-    fn spine_condition(self, dialect: &dyn Dialect, row_day: &str, query_grain: Option<TimeGrain>) -> String {
+    fn spine_condition(self, dialect: &dyn Dialect, row_day: &str, grains: &[TimeGrain]) -> String {
         let spine_day = "ts.ds";
-        let bucket_start = match query_grain {
-            Some(grain) if grain != TimeGrain::Day => {
-                format!(" AND {} = {spine_day}", dialect.date_trunc(grain, spine_day))
-            }
-            _ => String::new(),
+        // An offset to a grain reads one day per output bucket: its first.
+        let bucket_start = if grains.is_empty() || grains.contains(&TimeGrain::Day) {
+            String::new()
+        } else {
+            let starts: Vec<String> = grains
+                .iter()
+                .map(|grain| format!("{} = {spine_day}", dialect.date_trunc(*grain, spine_day)))
+                .collect();
+            format!(" AND ({})", starts.join(" OR "))
         };
         match self {
             TimeMapping::Identity => format!("{row_day} = {spine_day}"),
@@ -216,6 +226,7 @@ impl TimeMapping {
             TimeMapping::Cumulative {
                 window,
                 grain_to_date,
+                ..
             } => match (window, grain_to_date) {
                 (Some(window), _) => format!(
                     "{row_day} <= {spine_day} AND {row_day} > {}",
@@ -253,6 +264,19 @@ fn truncate_date(day: NaiveDate, grain: TimeGrain) -> NaiveDate {
     }
 }
 
+/// The last day of the bucket of `grain` that holds `day`.
+fn bucket_end(day: NaiveDate, grain: TimeGrain) -> NaiveDate {
+    let start = truncate_date(day, grain);
+    let next = match grain {
+        TimeGrain::Day => start.checked_add_days(Days::new(1)),
+        TimeGrain::Week => start.checked_add_days(Days::new(7)),
+        TimeGrain::Month => start.checked_add_months(Months::new(1)),
+        TimeGrain::Quarter => start.checked_add_months(Months::new(3)),
+        TimeGrain::Year => start.checked_add_months(Months::new(12)),
+    };
+    next.and_then(|next| next.pred_opt()).unwrap_or(day)
+}
+
 fn month_end(day: NaiveDate) -> NaiveDate {
     let first = truncate_date(day, TimeGrain::Month);
     first
@@ -280,6 +304,12 @@ impl Scope<'_> {
     fn has_metric_time(&self) -> bool {
         self.items.iter().any(GroupItem::is_metric_time)
     }
+
+    /// True when some item has a time grain: metric_time or a time dimension,
+    /// which may be the measure's own time dimension under another name.
+    fn has_time_items(&self) -> bool {
+        self.items.iter().any(|item| item.time_grain().is_some())
+    }
 }
 
 pub(crate) struct Compiler<'a> {
@@ -294,9 +324,16 @@ const MAX_METRIC_DEPTH: usize = 16;
 
 impl Compiler<'_> {
     fn compile(&self, query: &MetricQuery) -> Result<CompiledQuery, CompileError> {
-        if query.metrics.is_empty() {
-            return Err(CompileError::InvalidQuery("a query needs at least one metric".to_owned()));
+        if query.metrics.is_empty() && query.group_by.is_empty() {
+            return Err(CompileError::InvalidQuery(
+                "a query needs at least one metric or group-by item".to_owned(),
+            ));
         }
+        let mut query = query.clone();
+        if let (Some(reference), Some(end)) = (self.options.reference_date, query.end) {
+            query.end = Some(end.min(reference));
+        }
+        let query = &query;
         if let (Some(start), Some(end)) = (query.start, query.end) {
             if start > end {
                 return Err(CompileError::InvalidQuery(format!(
@@ -305,9 +342,25 @@ impl Compiler<'_> {
             }
         }
 
+        let mut metrics = Vec::new();
+        for name in &query.metrics {
+            metrics.push(self.metric(name)?);
+        }
+        // A bare `metric_time` takes the coarsest grain of the measures'
+        // time dimensions (a monthly snapshot cannot be reported by day).
+        let default_grain = metrics
+            .iter()
+            .filter_map(|metric| self.default_grain(metric, 0))
+            .max()
+            .unwrap_or(TimeGrain::Day);
         let mut items: Vec<GroupItem> = Vec::new();
         for text in &query.group_by {
-            let item = parse_group_item(self.layer, text)?;
+            let text = if text == "metric_time" {
+                format!("metric_time__{}", default_grain.name())
+            } else {
+                text.clone()
+            };
+            let item = parse_group_item(self.layer, &text)?;
             if !items.iter().any(|known| known.output == item.output) {
                 items.push(item);
             }
@@ -316,24 +369,32 @@ impl Compiler<'_> {
         for text in &query.where_filters {
             filters.push(self.parse_filter(text)?);
         }
+        let (start, end) = self.widen_to_buckets(&items, query.start, query.end);
+        if metrics.is_empty() {
+            return self.compile_dimension_values(query, &items, &filters, start, end);
+        }
         let scope = Scope {
             items: &items,
             filters,
-            start: query.start,
-            end: query.end,
+            start,
+            end,
             mapping: TimeMapping::Identity,
         };
 
         let mut parts = Vec::new();
-        for name in &query.metrics {
-            let metric = self.metric(name)?;
+        for (name, metric) in query.metrics.iter().zip(&metrics) {
             let sql = self.metric_sql(metric, &scope, name, 0)?;
             parts.push((sql, vec![name.clone()]));
         }
         let outputs: Vec<String> = query.metrics.clone();
-        let mut sql = self.combine(&parts, &items, &outputs.iter().map(|name| self.dialect.quote(name)).collect::<Vec<_>>(), &outputs)?;
+        let values: Vec<String> = outputs.iter().map(|name| self.dialect.quote(name)).collect();
+        let sql = self.combine(&parts, &items, &values, &outputs)?;
+        self.finish(query, &items, sql)
+    }
 
-        let order = self.order_by(query, &items)?;
+    /// Adds ORDER BY and LIMIT and lists the result columns.
+    fn finish(&self, query: &MetricQuery, items: &[GroupItem], mut sql: String) -> Result<CompiledQuery, CompileError> {
+        let order = self.order_by(query, items)?;
         if !order.is_empty() {
             sql.push_str(&format!("\nORDER BY {}", order.join(", ")));
         }
@@ -358,6 +419,75 @@ impl Compiler<'_> {
             kind: OutputKind::Metric,
         }));
         Ok(CompiledQuery { sql, columns })
+    }
+
+    /// The grain of the time dimension a metric's measures are aggregated by.
+    fn default_grain(&self, metric: &Metric, depth: usize) -> Option<TimeGrain> {
+        if depth > MAX_METRIC_DEPTH {
+            return None;
+        }
+        let inputs: Vec<&MetricInput> = match &metric.kind {
+            MetricKind::Simple { measure } | MetricKind::Cumulative { measure, .. } => {
+                let (model, measure) = self.layer.measure(&measure.name)?;
+                let name = measure
+                    .agg_time_dimension
+                    .as_ref()
+                    .or(model.default_agg_time_dimension.as_ref())?;
+                return match model.dimension(name)?.kind {
+                    crate::semantic::DimensionKind::Time { grain } => Some(grain),
+                    crate::semantic::DimensionKind::Categorical => None,
+                };
+            }
+            MetricKind::Ratio {
+                numerator,
+                denominator,
+            } => vec![numerator, denominator],
+            MetricKind::Derived { inputs, .. } => inputs.iter().collect(),
+            MetricKind::Share { metric } => vec![metric],
+            MetricKind::Conversion => Vec::new(),
+        };
+        inputs
+            .iter()
+            .filter_map(|input| self.layer.metric(&input.name))
+            .filter_map(|input| self.default_grain(input, depth + 1))
+            .max()
+    }
+
+    /// Widens the range to whole buckets of the finest metric_time grain
+    /// asked for, as MetricFlow does, then cuts it back to the reference date.
+    fn widen_to_buckets(
+        &self,
+        items: &[GroupItem],
+        start: Option<NaiveDate>,
+        end: Option<NaiveDate>,
+    ) -> (Option<NaiveDate>, Option<NaiveDate>) {
+        let grain = items
+            .iter()
+            .filter(|item| item.is_metric_time())
+            .filter_map(GroupItem::time_grain)
+            .min();
+        let Some(grain) = grain.filter(|grain| *grain != TimeGrain::Day) else {
+            return (start, end);
+        };
+        let start = start.map(|day| truncate_date(day, grain));
+        let end = end.map(|day| bucket_end(day, grain)).map(|day| match self.options.reference_date {
+            Some(reference) if reference < day => reference.max(truncate_date(day, grain)),
+            _ => day,
+        });
+        (start, end)
+    }
+
+    /// A query with group-by items only: the distinct values of its dimensions.
+    fn compile_dimension_values(
+        &self,
+        query: &MetricQuery,
+        items: &[GroupItem],
+        filters: &[ParsedFilter],
+        start: Option<NaiveDate>,
+        end: Option<NaiveDate>,
+    ) -> Result<CompiledQuery, CompileError> {
+        let sql = self.dimension_values_sql(items, filters, start, end)?;
+        self.finish(query, items, sql)
     }
 
     fn metric(&self, name: &str) -> Result<&Metric, CompileError> {
@@ -448,7 +578,7 @@ impl Compiler<'_> {
                 measure,
                 window,
                 grain_to_date,
-                ..
+                period_agg,
             } => {
                 if scope.mapping != TimeMapping::Identity {
                     return Err(CompileError::Unsupported {
@@ -458,6 +588,7 @@ impl Compiler<'_> {
                 let mapping = TimeMapping::Cumulative {
                     window: *window,
                     grain_to_date: *grain_to_date,
+                    period_agg: *period_agg,
                 };
                 if scope.has_metric_time() {
                     scope.mapping = mapping;
@@ -526,7 +657,11 @@ impl Compiler<'_> {
             Some(fill) => format!("COALESCE(m.{}, {fill}) AS {}", quote(output), quote(output)),
             None => format!("m.{}", quote(output)),
         };
-        let time_item = scope.items.iter().find(|item| item.is_metric_time());
+        let time_item = scope
+            .items
+            .iter()
+            .find(|item| item.is_metric_time())
+            .or_else(|| scope.items.iter().find(|item| item.time_grain().is_some()));
         let Some(time_item) = time_item.filter(|_| input.join_to_timespine) else {
             let keys: Vec<String> = scope.items.iter().map(|item| format!("m.{}", quote(&item.output))).collect();
             let mut columns = keys;
@@ -541,6 +676,23 @@ impl Compiler<'_> {
         }
         if let Some(end) = scope.end {
             bounds.push(format!("ds <= {}", self.dialect.date_literal(end)));
+        }
+        // Filters on metric_time alone also bound the spine's buckets.
+        for filter in &scope.filters {
+            let only_time = filter.used_references().all(|reference| {
+                reference.kind != filter::ReferenceKind::Metric
+                    && reference.qualified_name() == "metric_time"
+            });
+            if !only_time || filter.used_references().next().is_none() {
+                continue;
+            }
+            let sql = filter.substitute(|reference| {
+                Ok::<_, CompileError>(match reference.grain {
+                    Some(grain) if grain != TimeGrain::Day => self.dialect.date_trunc(grain, "ds"),
+                    _ => "ds".to_owned(),
+                })
+            })?;
+            bounds.push(format!("({sql})"));
         }
         let where_sql = if bounds.is_empty() {
             String::new()
@@ -575,12 +727,13 @@ impl Compiler<'_> {
             scope.filters.push(self.parse_filter(text)?);
         }
         if let Some(offset) = Offset::of(input) {
-            if scope.mapping != TimeMapping::Identity {
-                return Err(CompileError::Unsupported {
-                    feature: "offsets of offset metrics".to_owned(),
-                });
+            let measure_level = scope.mapping == TimeMapping::Identity
+                && matches!(metric.kind, MetricKind::Simple { .. });
+            if scope.has_time_items() && !measure_level {
+                let sql = self.offset_metric_sql(metric, &scope, offset, output, depth)?;
+                return self.fill_input(sql, input, &scope, output);
             }
-            if scope.has_metric_time() {
+            if scope.has_time_items() {
                 scope.mapping = TimeMapping::Offset(offset);
             } else {
                 let Some(end) = scope.end else {
@@ -605,13 +758,96 @@ impl Compiler<'_> {
             }
         }
         let sql = self.metric_sql(metric, &scope, output, depth + 1)?;
-        if let Some(fill) = input.fill_nulls_with {
-            let quote = |name: &str| self.dialect.quote(name);
-            let mut columns: Vec<String> = scope.items.iter().map(|item| quote(&item.output)).collect();
-            columns.push(format!("COALESCE({}, {fill}) AS {}", quote(output), quote(output)));
-            return Ok(format!("SELECT {} FROM (\n{sql}\n) AS filled", columns.join(", ")));
+        self.fill_input(sql, input, &scope, output)
+    }
+
+    fn fill_input(&self, sql: String, input: &MetricInput, scope: &Scope<'_>, output: &str) -> Result<String, CompileError> {
+        let Some(fill) = input.fill_nulls_with else {
+            return Ok(sql);
+        };
+        let quote = |name: &str| self.dialect.quote(name);
+        let mut columns: Vec<String> = scope.items.iter().map(|item| quote(&item.output)).collect();
+        columns.push(format!("COALESCE({}, {fill}) AS {}", quote(output), quote(output)));
+        Ok(format!("SELECT {} FROM (\n{sql}\n) AS filled", columns.join(", ")))
+    }
+
+    /// An offset applied to a whole metric (a derived or cumulative one, or
+    /// an input already under an offset): the metric is computed per day,
+    /// each output day reads the day the offset maps it to, and the days
+    /// are summed into the requested buckets.
+    fn offset_metric_sql(
+        &self,
+        metric: &Metric,
+        scope: &Scope<'_>,
+        offset: Offset,
+        output: &str,
+        depth: usize,
+    ) -> Result<String, CompileError> {
+        let dialect = self.dialect;
+        let quote = |name: &str| dialect.quote(name);
+        let time_items: Vec<&GroupItem> = scope.items.iter().filter(|item| item.is_metric_time()).collect();
+        if time_items.is_empty() {
+            return Err(CompileError::Unsupported {
+                feature: "offsets of derived metrics grouped by a time dimension other than metric_time".to_owned(),
+            });
         }
-        Ok(sql)
+        let day_item = GroupItem {
+            output: "metric_time__day".to_owned(),
+            spec: ItemSpec::MetricTime { grain: TimeGrain::Day },
+        };
+        let mut inner_items: Vec<GroupItem> = scope.items.iter().filter(|item| !item.is_metric_time()).cloned().collect();
+        inner_items.push(day_item);
+        let mapping = TimeMapping::Offset(offset);
+        let (row_start, row_end) = mapping.row_range(scope.start, scope.end);
+        let inner_scope = Scope {
+            items: &inner_items,
+            filters: scope.filters.clone(),
+            start: row_start,
+            end: row_end,
+            mapping: scope.mapping,
+        };
+        let inner = self.metric_sql(metric, &inner_scope, output, depth + 1)?;
+
+        let grains: Vec<TimeGrain> = time_items.iter().filter_map(|item| item.time_grain()).collect();
+        let condition = mapping.spine_condition(dialect, "inner_metric.\"metric_time__day\"", &grains);
+        let all_daily = grains.iter().all(|grain| *grain == TimeGrain::Day);
+        let mut columns = Vec::new();
+        for item in scope.items {
+            let expr = match item.time_grain() {
+                Some(grain) if item.is_metric_time() => match grain {
+                    TimeGrain::Day => "ts.ds".to_owned(),
+                    other => dialect.date_trunc(other, "ts.ds"),
+                },
+                _ => format!("inner_metric.{}", quote(&item.output)),
+            };
+            columns.push(format!("{expr} AS {}", quote(&item.output)));
+        }
+        let value = format!("inner_metric.{}", quote(output));
+        let value = if all_daily { value } else { format!("SUM({value})") };
+        columns.push(format!("{value} AS {}", quote(output)));
+        let mut conditions = Vec::new();
+        if let Some(start) = scope.start {
+            conditions.push(format!("ts.ds >= {}", dialect.date_literal(start)));
+        }
+        if let Some(end) = scope.end {
+            conditions.push(format!("ts.ds <= {}", dialect.date_literal(end)));
+        }
+        let where_sql = if conditions.is_empty() {
+            String::new()
+        } else {
+            format!("\nWHERE {}", conditions.join(" AND "))
+        };
+        let group_by = if all_daily || scope.items.is_empty() {
+            String::new()
+        } else {
+            let positions: Vec<String> = (1..=scope.items.len()).map(|index| index.to_string()).collect();
+            format!("\nGROUP BY {}", positions.join(", "))
+        };
+        let spine = self.spine_relation()?;
+        Ok(format!(
+            "SELECT {}\nFROM {spine} AS ts\nINNER JOIN (\n{inner}\n) AS inner_metric ON {condition}{where_sql}{group_by}",
+            columns.join(", ")
+        ))
     }
 
     /// Joins subqueries that share the group-by columns and selects

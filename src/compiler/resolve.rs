@@ -258,7 +258,11 @@ fn locate_dimension(
     name: &str,
     output: &str,
 ) -> Result<Location, CompileError> {
-    if path.len() == 1 && source.entity(&path[0]).is_some() {
+    let source_key = path.len() == 1
+        && source
+            .entity(&path[0])
+            .is_some_and(|entity| entity.kind.is_unique_key());
+    if source_key {
         if let Some(dimension) = source.dimension(name) {
             return Ok(Location {
                 path: Vec::new(),

@@ -107,10 +107,19 @@ fn parse_case(document: &Node, file_name: &str) -> Result<Case, BadCase> {
     };
 
     let Some(body) = document.get("integration_test") else {
-        return Err(bad(&location, "document has no `integration_test` key".to_owned()));
+        return Err(bad(
+            &location,
+            "document has no `integration_test` key".to_owned(),
+        ));
     };
     let Some(entries) = body.as_mapping() else {
-        return Err(bad(&location, format!("`integration_test` is {}, expected a mapping", body.kind_name())));
+        return Err(bad(
+            &location,
+            format!(
+                "`integration_test` is {}, expected a mapping",
+                body.kind_name()
+            ),
+        ));
     };
     let Some(name) = body.get("name").and_then(Node::as_str) else {
         return Err(bad(&location, "case has no `name`".to_owned()));
@@ -319,14 +328,20 @@ mod tests {
         .unwrap_err();
 
         assert_eq!(error.label, "c");
-        assert_eq!(error.reason, "invalid case: unknown key `metricz` (at cases.yaml:1)");
+        assert_eq!(
+            error.reason,
+            "invalid case: unknown key `metricz` (at cases.yaml:1)"
+        );
     }
 
     #[test]
     fn missing_check_query_is_reported() {
         let error = parse_one("integration_test:\n  name: c\n  model: M\n").unwrap_err();
 
-        assert_eq!(error.reason, "invalid case: missing `check_query` (at cases.yaml:1)");
+        assert_eq!(
+            error.reason,
+            "invalid case: missing `check_query` (at cases.yaml:1)"
+        );
     }
 
     #[test]

@@ -17,7 +17,11 @@ const FLOAT_TOLERANCE: f64 = 1e-6;
 const EXAMPLE_ROWS: usize = 3;
 
 /// Compares `actual` with `expected`; the error describes the first differences.
-pub(crate) fn compare_tables(expected: &Table, actual: &Table, check_order: bool) -> Result<(), String> {
+pub(crate) fn compare_tables(
+    expected: &Table,
+    actual: &Table,
+    check_order: bool,
+) -> Result<(), String> {
     let expected_names = lowercase_names(expected)?;
     let actual_names = lowercase_names(actual)?;
 
@@ -25,7 +29,10 @@ pub(crate) fn compare_tables(expected: &Table, actual: &Table, check_order: bool
     let mut positions = Vec::with_capacity(expected_names.len());
     let mut missing = Vec::new();
     for name in &expected_names {
-        match actual_names.iter().position(|actual_name| actual_name == name) {
+        match actual_names
+            .iter()
+            .position(|actual_name| actual_name == name)
+        {
             Some(position) => positions.push(position),
             None => missing.push(name.as_str()),
         }
@@ -48,7 +55,12 @@ pub(crate) fn compare_tables(expected: &Table, actual: &Table, check_order: bool
     let actual_rows: Vec<Vec<Value>> = actual
         .rows
         .iter()
-        .map(|row| positions.iter().map(|&position| row[position].clone()).collect())
+        .map(|row| {
+            positions
+                .iter()
+                .map(|&position| row[position].clone())
+                .collect()
+        })
         .collect();
     if check_order {
         compare_ordered(&expected.rows, &actual_rows)
@@ -128,7 +140,10 @@ fn compare_unordered(expected: &[Vec<Value>], actual: &[Vec<Value>]) -> Result<(
     actual_left.extend(&actual_sorted[actual_index..]);
 
     expected_left.retain(|expected_row| {
-        match actual_left.iter().position(|actual_row| rows_equal(expected_row, actual_row)) {
+        match actual_left
+            .iter()
+            .position(|actual_row| rows_equal(expected_row, actual_row))
+        {
             Some(position) => {
                 actual_left.swap_remove(position);
                 false
@@ -155,7 +170,11 @@ fn format_examples(rows: &[&Vec<Value>]) -> String {
     if rows.is_empty() {
         return "none".to_owned();
     }
-    let examples: Vec<String> = rows.iter().take(EXAMPLE_ROWS).map(|row| format_row(row)).collect();
+    let examples: Vec<String> = rows
+        .iter()
+        .take(EXAMPLE_ROWS)
+        .map(|row| format_row(row))
+        .collect();
     examples.join(" ")
 }
 
@@ -281,7 +300,10 @@ mod tests {
     #[test]
     fn floats_within_tolerance_are_equal() {
         assert!(values_equal(&Value::Float(0.1 + 0.2), &Value::Float(0.3)));
-        assert!(values_equal(&Value::Float(1_000_000.0), &Value::Float(1_000_000.5)));
+        assert!(values_equal(
+            &Value::Float(1_000_000.0),
+            &Value::Float(1_000_000.5)
+        ));
         assert!(values_equal(&Value::Int(3), &Value::Float(3.000_000_1)));
         assert!(!values_equal(&Value::Float(1.0), &Value::Float(1.001)));
         assert!(!values_equal(&Value::Float(0.0), &Value::Float(0.000_01)));
@@ -309,11 +331,19 @@ mod tests {
     fn rows_compared_as_multiset() {
         let expected = table(
             &["metric_time__day", "bookings"],
-            vec![vec![text("a"), Value::Int(1)], vec![text("b"), Value::Int(2)], vec![text("b"), Value::Int(2)]],
+            vec![
+                vec![text("a"), Value::Int(1)],
+                vec![text("b"), Value::Int(2)],
+                vec![text("b"), Value::Int(2)],
+            ],
         );
         let actual = table(
             &["BOOKINGS", "metric_time__day"],
-            vec![vec![Value::Float(2.0), text("b")], vec![Value::Int(1), text("a")], vec![Value::Int(2), text("b")]],
+            vec![
+                vec![Value::Float(2.0), text("b")],
+                vec![Value::Int(1), text("a")],
+                vec![Value::Int(2), text("b")],
+            ],
         );
 
         assert_eq!(compare_tables(&expected, &actual, false), Ok(()));
@@ -336,11 +366,17 @@ mod tests {
     fn floats_that_sort_apart_still_match() {
         let expected = table(
             &["x", "y"],
-            vec![vec![Value::Float(1.0), text("b")], vec![Value::Float(1.000_000_1), text("a")]],
+            vec![
+                vec![Value::Float(1.0), text("b")],
+                vec![Value::Float(1.000_000_1), text("a")],
+            ],
         );
         let actual = table(
             &["x", "y"],
-            vec![vec![Value::Float(1.000_000_1), text("b")], vec![Value::Float(1.0), text("a")]],
+            vec![
+                vec![Value::Float(1.000_000_1), text("b")],
+                vec![Value::Float(1.0), text("a")],
+            ],
         );
 
         assert_eq!(compare_tables(&expected, &actual, false), Ok(()));
@@ -376,22 +412,38 @@ mod tests {
 
         assert_eq!(
             compare_tables(&expected, &actual, false),
-            Err("columns differ: missing [metric_time__day], unexpected [metric_time]; \
+            Err(
+                "columns differ: missing [metric_time__day], unexpected [metric_time]; \
                  expected [bookings, metric_time__day], got [bookings, metric_time]"
-                .to_owned())
+                    .to_owned()
+            )
         );
     }
 
     #[test]
     fn differing_value_is_shown() {
-        let expected = table(&["state", "views"], vec![vec![text("CA"), Value::Int(3)], vec![Value::Null, Value::Int(1)]]);
-        let actual = table(&["state", "views"], vec![vec![text("CA"), Value::Int(4)], vec![Value::Null, Value::Int(1)]]);
+        let expected = table(
+            &["state", "views"],
+            vec![
+                vec![text("CA"), Value::Int(3)],
+                vec![Value::Null, Value::Int(1)],
+            ],
+        );
+        let actual = table(
+            &["state", "views"],
+            vec![
+                vec![text("CA"), Value::Int(4)],
+                vec![Value::Null, Value::Int(1)],
+            ],
+        );
 
         assert_eq!(
             compare_tables(&expected, &actual, false),
-            Err("expected 2 rows, got 2; 1 expected rows not found, e.g. ('CA', 3); \
+            Err(
+                "expected 2 rows, got 2; 1 expected rows not found, e.g. ('CA', 3); \
                  1 unexpected rows, e.g. ('CA', 4) (columns: state, views)"
-                .to_owned())
+                    .to_owned()
+            )
         );
     }
 }

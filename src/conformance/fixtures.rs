@@ -82,7 +82,10 @@ pub(crate) const MODEL_FIXTURES: [ModelFixture; 8] = [
 ];
 
 pub(crate) fn model_fixture(model: &str) -> Option<ModelFixture> {
-    MODEL_FIXTURES.iter().copied().find(|fixture| fixture.model == model)
+    MODEL_FIXTURES
+        .iter()
+        .copied()
+        .find(|fixture| fixture.model == model)
 }
 
 /// Column types of a snapshot.
@@ -140,7 +143,10 @@ pub(crate) fn load_model_snapshots(
     files.extend(snapshot_files(&snapshots_root.join(TIME_SPINE_SNAPSHOTS))?);
 
     warehouse
-        .execute_batch(&format!("CREATE SCHEMA IF NOT EXISTS {}", quote_identifier(schema)))
+        .execute_batch(&format!(
+            "CREATE SCHEMA IF NOT EXISTS {}",
+            quote_identifier(schema)
+        ))
         .map_err(|error| format!("cannot create schema `{schema}`: {error}"))?;
     let mut tables = Vec::new();
     for file in files {
@@ -153,8 +159,8 @@ pub(crate) fn load_model_snapshots(
 }
 
 fn snapshot_files(dir: &Path) -> Result<Vec<PathBuf>, String> {
-    let entries =
-        std::fs::read_dir(dir).map_err(|error| format!("cannot list snapshot folder `{}`: {error}", dir.display()))?;
+    let entries = std::fs::read_dir(dir)
+        .map_err(|error| format!("cannot list snapshot folder `{}`: {error}", dir.display()))?;
     let mut files = Vec::new();
     for entry in entries {
         let path = entry
@@ -175,10 +181,17 @@ fn snapshot_files(dir: &Path) -> Result<Vec<PathBuf>, String> {
 /// Reads one `table_snapshot` file.
 pub(crate) fn read_snapshot(path: &Path) -> Result<Snapshot, String> {
     let file_name = path.display();
-    let text = std::fs::read_to_string(path).map_err(|error| format!("cannot read snapshot `{file_name}`: {error}"))?;
-    let documents = yaml::parse_documents(&text).map_err(|error| format!("cannot parse snapshot `{file_name}`: {error}"))?;
-    let Some(body) = documents.first().and_then(|document| document.get("table_snapshot")) else {
-        return Err(format!("snapshot `{file_name}` has no `table_snapshot` key"));
+    let text = std::fs::read_to_string(path)
+        .map_err(|error| format!("cannot read snapshot `{file_name}`: {error}"))?;
+    let documents = yaml::parse_documents(&text)
+        .map_err(|error| format!("cannot parse snapshot `{file_name}`: {error}"))?;
+    let Some(body) = documents
+        .first()
+        .and_then(|document| document.get("table_snapshot"))
+    else {
+        return Err(format!(
+            "snapshot `{file_name}` has no `table_snapshot` key"
+        ));
     };
     parse_snapshot(body).map_err(|reason| format!("invalid snapshot `{file_name}`: {reason}"))
 }
@@ -196,7 +209,10 @@ fn parse_snapshot(body: &Node) -> Result<Snapshot, String> {
         let name = definition.get("name").and_then(Node::as_str);
         let type_name = definition.get("type").and_then(Node::as_str);
         let (Some(name), Some(type_name)) = (name, type_name) else {
-            return Err(format!("column definition at line {} needs `name` and `type`", definition.span.line));
+            return Err(format!(
+                "column definition at line {} needs `name` and `type`",
+                definition.span.line
+            ));
         };
         let Some(column_type) = ColumnType::parse(type_name) else {
             return Err(format!(
@@ -227,7 +243,13 @@ fn parse_snapshot(body: &Node) -> Result<Snapshot, String> {
         }
         let values = cells
             .iter()
-            .map(|cell| if cell.is_null() { None } else { cell.as_str().map(str::to_owned) })
+            .map(|cell| {
+                if cell.is_null() {
+                    None
+                } else {
+                    cell.as_str().map(str::to_owned)
+                }
+            })
             .collect();
         rows.push(values);
     }
@@ -240,7 +262,11 @@ fn parse_snapshot(body: &Node) -> Result<Snapshot, String> {
 }
 
 /// Creates the snapshot's table in `schema` and appends its rows.
-pub(crate) fn load_snapshot(warehouse: &Warehouse, schema: &str, snapshot: &Snapshot) -> Result<(), String> {
+pub(crate) fn load_snapshot(
+    warehouse: &Warehouse,
+    schema: &str,
+    snapshot: &Snapshot,
+) -> Result<(), String> {
     let column_list: Vec<String> = snapshot
         .columns
         .iter()
@@ -252,7 +278,9 @@ pub(crate) fn load_snapshot(warehouse: &Warehouse, schema: &str, snapshot: &Snap
         quote_identifier(&snapshot.table_name),
         column_list.join(", ")
     );
-    warehouse.execute_batch(&create).map_err(|error| error.to_string())?;
+    warehouse
+        .execute_batch(&create)
+        .map_err(|error| error.to_string())?;
 
     let mut appender = warehouse
         .connection()
@@ -261,9 +289,8 @@ pub(crate) fn load_snapshot(warehouse: &Warehouse, schema: &str, snapshot: &Snap
     for (row_number, row) in snapshot.rows.iter().enumerate() {
         let mut values = Vec::with_capacity(row.len());
         for ((column, column_type), cell) in snapshot.columns.iter().zip(row) {
-            let value = typed_value(*column_type, cell.as_deref()).map_err(|reason| {
-                format!("row {}, column `{column}`: {reason}", row_number + 1)
-            })?;
+            let value = typed_value(*column_type, cell.as_deref())
+                .map_err(|reason| format!("row {}, column `{column}`: {reason}", row_number + 1))?;
             values.push(value);
         }
         appender
@@ -296,7 +323,8 @@ fn typed_value(column_type: ColumnType, cell: Option<&str>) -> Result<DuckValue,
             _ => return Err(format!("`{text}` is not a boolean")),
         },
         ColumnType::Time => {
-            let moment = parse_time(text).ok_or_else(|| format!("`{text}` is not a date or timestamp"))?;
+            let moment =
+                parse_time(text).ok_or_else(|| format!("`{text}` is not a date or timestamp"))?;
             DuckValue::Timestamp(TimeUnit::Microsecond, moment.and_utc().timestamp_micros())
         }
     };
@@ -308,13 +336,13 @@ fn typed_value(column_type: ColumnType, cell: Option<&str>) -> Result<DuckValue,
 /// NOTE: DuckDB's TIMESTAMP stores microseconds, so nanosecond digits in the
 /// nanosecond time spine are truncated.
 fn parse_time(text: &str) -> Option<NaiveDateTime> {
-    let text = text.trim();
+    let trimmed = text.trim();
     for format in ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f"] {
-        if let Ok(moment) = NaiveDateTime::parse_from_str(text, format) {
+        if let Ok(moment) = NaiveDateTime::parse_from_str(trimmed, format) {
             return Some(moment);
         }
     }
-    NaiveDate::parse_from_str(text, "%Y-%m-%d")
+    NaiveDate::parse_from_str(trimmed, "%Y-%m-%d")
         .ok()
         .and_then(|date| date.and_hms_opt(0, 0, 0))
 }
@@ -383,9 +411,19 @@ table_snapshot:
             .unwrap();
         assert_eq!(
             table.rows[1],
-            vec![Value::Timestamp(later), Value::Null, Value::Null, Value::Null, Value::Bool(false)]
+            vec![
+                Value::Timestamp(later),
+                Value::Null,
+                Value::Null,
+                Value::Null,
+                Value::Bool(false)
+            ]
         );
-        let types: Vec<&str> = table.columns.iter().map(|column| column.type_name.as_str()).collect();
+        let types: Vec<&str> = table
+            .columns
+            .iter()
+            .map(|column| column.type_name.as_str())
+            .collect();
         assert_eq!(types.len(), 5);
     }
 
@@ -407,7 +445,9 @@ table_snapshot:
         let tables = load_model_snapshots(&warehouse, root.path(), "model_a", "model_a").unwrap();
 
         assert_eq!(tables, ["fct_things", "mf_time_spine"]);
-        let count = warehouse.query("SELECT COUNT(*) FROM model_a.mf_time_spine").unwrap();
+        let count = warehouse
+            .query("SELECT COUNT(*) FROM model_a.mf_time_spine")
+            .unwrap();
         assert_eq!(count.rows, vec![vec![Value::Int(1)]]);
     }
 
@@ -439,7 +479,10 @@ table_snapshot:
 
         let error = read_snapshot(&path).unwrap_err();
 
-        assert!(error.ends_with("row at line 8 has 1 values for 2 columns"), "{error}");
+        assert!(
+            error.ends_with("row at line 9 has 1 values for 2 columns"),
+            "{error}"
+        );
     }
 
     #[test]
@@ -465,7 +508,10 @@ table_snapshot:
         names.sort_unstable();
         names.dedup();
         assert_eq!(names.len(), MODEL_FIXTURES.len());
-        assert_eq!(model_fixture("SIMPLE_MODEL_NON_DS").unwrap().snapshots, "simple_model");
+        assert_eq!(
+            model_fixture("SIMPLE_MODEL_NON_DS").unwrap().snapshots,
+            "simple_model"
+        );
         assert!(model_fixture("NO_SUCH_MODEL").is_none());
     }
 }

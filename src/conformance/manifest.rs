@@ -109,18 +109,25 @@ impl ManifestIndex {
             };
             if dimension
                 .get("validity_params")
-                .or_else(|| dimension.get("type_params").and_then(|params| params.get("validity_params")))
+                .or_else(|| {
+                    dimension
+                        .get("type_params")
+                        .and_then(|params| params.get("validity_params"))
+                })
                 .is_some()
             {
                 self.has_validity_params = true;
             }
-            let is_time = text(dimension, "type").is_some_and(|kind| kind.eq_ignore_ascii_case("time"));
+            let is_time =
+                text(dimension, "type").is_some_and(|kind| kind.eq_ignore_ascii_case("time"));
             if is_time {
                 let granularity = dimension
                     .get("type_params")
                     .and_then(|params| text(params, "time_granularity"))
                     .unwrap_or_else(|| "day".to_owned());
-                entry.time_dimensions.insert(name, granularity.to_ascii_lowercase());
+                entry
+                    .time_dimensions
+                    .insert(name, granularity.to_ascii_lowercase());
             } else {
                 entry.categorical_dimensions.insert(name);
             }
@@ -133,21 +140,27 @@ impl ManifestIndex {
             let Some(name) = text(measure, "name") else {
                 continue;
             };
-            let agg_time_dimension = text(measure, "agg_time_dimension").or_else(|| default_agg_time.clone());
+            let agg_time_dimension =
+                text(measure, "agg_time_dimension").or_else(|| default_agg_time.clone());
             let agg_time_granularity = agg_time_dimension
                 .and_then(|dimension| entry.time_dimensions.get(&dimension).cloned());
-            let creates_metric = text(measure, "create_metric").is_some_and(|flag| flag.eq_ignore_ascii_case("true"));
+            let creates_metric = text(measure, "create_metric")
+                .is_some_and(|flag| flag.eq_ignore_ascii_case("true"));
             if creates_metric {
-                self.metrics.entry(name.clone()).or_insert_with(|| MetricEntry {
-                    kind: "simple".to_owned(),
-                    input_measures: vec![name.clone()],
-                    ..MetricEntry::default()
-                });
+                self.metrics
+                    .entry(name.clone())
+                    .or_insert_with(|| MetricEntry {
+                        kind: "simple".to_owned(),
+                        input_measures: vec![name.clone()],
+                        ..MetricEntry::default()
+                    });
             }
             self.measures.insert(
                 name,
                 MeasureEntry {
-                    agg: text(measure, "agg").unwrap_or_default().to_ascii_lowercase(),
+                    agg: text(measure, "agg")
+                        .unwrap_or_default()
+                        .to_ascii_lowercase(),
                     agg_time_granularity,
                 },
             );
@@ -161,7 +174,9 @@ impl ManifestIndex {
             return;
         };
         let mut entry = MetricEntry {
-            kind: text(metric, "type").unwrap_or_default().to_ascii_lowercase(),
+            kind: text(metric, "type")
+                .unwrap_or_default()
+                .to_ascii_lowercase(),
             ..MetricEntry::default()
         };
         collect_filters(metric.get("filter"), &mut entry.filters);
@@ -219,7 +234,8 @@ impl ManifestIndex {
 
         // The legacy form names the table as `schema.table` in `location`.
         for legacy in items(configuration, "time_spine_table_configurations") {
-            let is_day = text(legacy, "grain").is_some_and(|grain| grain.eq_ignore_ascii_case("day"));
+            let is_day =
+                text(legacy, "grain").is_some_and(|grain| grain.eq_ignore_ascii_case("day"));
             let table = text(legacy, "location")
                 .map(|location| location.rsplit('.').next().unwrap_or_default().to_owned());
             if is_day && self.day_time_spine_table.is_none() {
@@ -256,7 +272,9 @@ fn text(node: &Node, key: &str) -> Option<String> {
 }
 
 fn items<'a>(node: &'a Node, key: &str) -> &'a [Node] {
-    node.get(key).and_then(Node::as_sequence).unwrap_or_default()
+    node.get(key)
+        .and_then(Node::as_sequence)
+        .unwrap_or_default()
 }
 
 #[derive(Clone, Copy)]
@@ -284,7 +302,12 @@ fn add_input(input: &Node, kind: InputKind, entry: &mut MetricEntry) {
 }
 
 fn add_time_words(node: &Node, words: &mut Vec<String>) {
-    for key in ["window", "grain_to_date", "offset_window", "offset_to_grain"] {
+    for key in [
+        "window",
+        "grain_to_date",
+        "offset_window",
+        "offset_to_grain",
+    ] {
         if let Some(word) = text(node, key) {
             words.push(word);
         }
@@ -319,8 +342,16 @@ mod tests {
         );
 
         assert_eq!(index.measures["new_users"].agg, "sum");
-        assert_eq!(index.measures["new_users"].agg_time_granularity.as_deref(), Some("day"));
-        assert_eq!(index.measures["archived_users"].agg_time_granularity.as_deref(), Some("hour"));
+        assert_eq!(
+            index.measures["new_users"].agg_time_granularity.as_deref(),
+            Some("day")
+        );
+        assert_eq!(
+            index.measures["archived_users"]
+                .agg_time_granularity
+                .as_deref(),
+            Some("hour")
+        );
         assert_eq!(index.metrics["new_users"].input_measures, ["new_users"]);
         assert!(!index.metrics.contains_key("archived_users"));
     }

@@ -4,13 +4,13 @@
 //! For each case the runner:
 //!
 //! 1. finds the case's model, its manifest folder and its snapshot folder
-//!    ([`fixtures::MODEL_FIXTURES`]);
-//! 2. skips the case when it uses a feature out of scope ([`scope`]);
+//!    (`fixtures::MODEL_FIXTURES`);
+//! 2. skips the case when it uses a feature out of scope (`scope`);
 //! 3. loads the model's snapshots and time spines into a DuckDB schema named
 //!    after the snapshot folder, once per run;
 //! 4. renders `where_filter` and `check_query` with the fixture helpers
-//!    ([`templates`]), compiles the metric query and runs both queries;
-//! 5. compares the two results ([`compare`]).
+//!    (`templates`), compiles the metric query and runs both queries;
+//! 5. compares the two results (`compare`).
 //!
 //! A problem with one case (a bad fixture, a compile error, an SQL error)
 //! fails that case. Only problems that stop the whole run are errors.
@@ -43,7 +43,7 @@ const DEFAULT_TIME_SPINE_TABLE: &str = "mf_time_spine";
 /// Settings of a conformance run.
 #[derive(Debug, Clone)]
 pub struct ConformanceOptions {
-    /// The fixture root: the folder holding `metricflow_semantics/` and
+    /// The fixture root: the folder containing `metricflow_semantics/` and
     /// `tests_metricflow/`.
     pub root: PathBuf,
     /// The case folder; `tests_metricflow/integration/test_cases` under
@@ -82,7 +82,9 @@ impl ConformanceReport {
 /// Problems that stop the whole run.
 #[derive(Debug, thiserror::Error)]
 pub enum ConformanceError {
-    #[error("conformance fixtures not found at `{0}`; pass the folder that holds `metricflow_semantics` and `tests_metricflow`")]
+    #[error(
+        "conformance fixtures not found at `{0}`; pass the folder that holds `metricflow_semantics` and `tests_metricflow`"
+    )]
     MissingRoot(PathBuf),
     #[error("cannot list the case folder `{path}`: {source}")]
     CaseFolder {
@@ -100,7 +102,10 @@ pub enum ConformanceError {
 ///
 /// Writes `FAIL <case>: <why>` and `SKIP <case>: <feature>` lines to `out` as
 /// cases finish, then `N passed, M failed` and the skipped counts.
-pub fn run(options: &ConformanceOptions, out: &mut dyn Write) -> Result<ConformanceReport, ConformanceError> {
+pub fn run(
+    options: &ConformanceOptions,
+    out: &mut dyn Write,
+) -> Result<ConformanceReport, ConformanceError> {
     run_cases(options, out, Mode::Compare)
 }
 
@@ -121,9 +126,14 @@ enum Mode {
     ExpectedOnly,
 }
 
-fn run_cases(options: &ConformanceOptions, out: &mut dyn Write, mode: Mode) -> Result<ConformanceReport, ConformanceError> {
+fn run_cases(
+    options: &ConformanceOptions,
+    out: &mut dyn Write,
+    mode: Mode,
+) -> Result<ConformanceReport, ConformanceError> {
     let root = &options.root;
-    if !root.join(fixtures::MANIFESTS_DIR).is_dir() || !root.join(fixtures::SNAPSHOTS_DIR).is_dir() {
+    if !root.join(fixtures::MANIFESTS_DIR).is_dir() || !root.join(fixtures::SNAPSHOTS_DIR).is_dir()
+    {
         return Err(ConformanceError::MissingRoot(root.clone()));
     }
     let cases_dir = options
@@ -169,7 +179,12 @@ fn run_cases(options: &ConformanceOptions, out: &mut dyn Write, mode: Mode) -> R
     Ok(report)
 }
 
-fn record(report: &mut ConformanceReport, out: &mut dyn Write, name: String, outcome: Outcome) -> std::io::Result<()> {
+fn record(
+    report: &mut ConformanceReport,
+    out: &mut dyn Write,
+    name: String,
+    outcome: Outcome,
+) -> std::io::Result<()> {
     match outcome {
         Outcome::Passed => report.passed += 1,
         Outcome::Failed(reason) => {
@@ -185,7 +200,12 @@ fn record(report: &mut ConformanceReport, out: &mut dyn Write, name: String, out
 }
 
 fn write_summary(report: &ConformanceReport, out: &mut dyn Write) -> std::io::Result<()> {
-    writeln!(out, "{} passed, {} failed", report.passed, report.failed.len())?;
+    writeln!(
+        out,
+        "{} passed, {} failed",
+        report.passed,
+        report.failed.len()
+    )?;
     let counts: Vec<String> = report
         .skipped_by_feature()
         .into_iter()
@@ -194,7 +214,12 @@ fn write_summary(report: &ConformanceReport, out: &mut dyn Write) -> std::io::Re
     if counts.is_empty() {
         writeln!(out, "0 skipped")
     } else {
-        writeln!(out, "{} skipped ({})", report.skipped.len(), counts.join(", "))
+        writeln!(
+            out,
+            "{} skipped ({})",
+            report.skipped.len(),
+            counts.join(", ")
+        )
     }
 }
 
@@ -226,7 +251,10 @@ struct Runner<'a> {
 impl Runner<'_> {
     fn run_case(&mut self, case: &Case) -> Outcome {
         let Some(fixture) = fixtures::model_fixture(&case.model) else {
-            let known: Vec<&str> = fixtures::MODEL_FIXTURES.iter().map(|fixture| fixture.model).collect();
+            let known: Vec<&str> = fixtures::MODEL_FIXTURES
+                .iter()
+                .map(|fixture| fixture.model)
+                .collect();
             return Outcome::Failed(format!(
                 "unknown model `{}`; known models: {}",
                 case.model,
@@ -234,10 +262,9 @@ impl Runner<'_> {
             ));
         };
         let root = self.root;
-        let loaded = self
-            .manifests
-            .entry(fixture.manifest)
-            .or_insert_with(|| load_manifest(&root.join(fixtures::MANIFESTS_DIR).join(fixture.manifest)));
+        let loaded = self.manifests.entry(fixture.manifest).or_insert_with(|| {
+            load_manifest(&root.join(fixtures::MANIFESTS_DIR).join(fixture.manifest))
+        });
         let manifest = match loaded {
             Ok(manifest) => &*manifest,
             Err(reason) => return Outcome::Failed(reason.clone()),
@@ -324,11 +351,13 @@ impl Evaluation<'_> {
         }
 
         let layer = self.layer.map_err(|reason| reason.to_owned())?;
+        // MetricFlow has no reference date, so ranges are never cut back to one.
         let compile_options = CompileOptions {
             source_schema: Some(self.fixture.snapshots.to_owned()),
+            ..CompileOptions::default()
         };
-        let compiled =
-            compiler::compile(layer, &query, &compile_options).map_err(|error| format!("compile error: {error}"))?;
+        let compiled = compiler::compile(layer, &query, &compile_options)
+            .map_err(|error| format!("compile error: {error}"))?;
         tracing::debug!(case = %case.name, sql = %compiled.sql, "compiled conformance case");
 
         let actual = self
@@ -381,24 +410,35 @@ fn metric_query(case: &Case, where_filter: Option<String>) -> Result<MetricQuery
     Ok(MetricQuery {
         metrics: case.metrics.clone(),
         group_by,
-        where_filters: where_filter.map(|filter| filter.trim().to_owned()).into_iter().collect(),
+        where_filters: where_filter
+            .map(|filter| filter.trim().to_owned())
+            .into_iter()
+            .collect(),
         start,
         end,
-        order_by: case.order_bys.iter().map(|item| OrderBy::parse(item)).collect(),
+        order_by: case
+            .order_bys
+            .iter()
+            .map(|item| OrderBy::parse(item))
+            .collect(),
         limit: case.limit,
     })
 }
 
 /// Parses a `time_constraint` bound: a date, or a timestamp at midnight.
-fn parse_day(bound: &str) -> Result<NaiveDate, String> {
-    let bound = bound.trim();
+fn parse_day(text: &str) -> Result<NaiveDate, String> {
+    let bound = text.trim();
     if let Ok(date) = NaiveDate::parse_from_str(bound, "%Y-%m-%d") {
         return Ok(date);
     }
     match NaiveDateTime::parse_from_str(bound, "%Y-%m-%d %H:%M:%S%.f") {
         Ok(moment) if moment.time() == chrono::NaiveTime::MIN => Ok(moment.date()),
-        Ok(_) => Err(format!("time_constraint bound `{bound}` has a time of day; only whole days are supported")),
-        Err(_) => Err(format!("invalid time_constraint bound `{bound}`; expected YYYY-MM-DD")),
+        Ok(_) => Err(format!(
+            "time_constraint bound `{bound}` has a time of day; only whole days are supported"
+        )),
+        Err(_) => Err(format!(
+            "invalid time_constraint bound `{bound}`; expected YYYY-MM-DD"
+        )),
     }
 }
 
@@ -426,10 +466,20 @@ mod tests {
             ..Case::default()
         };
 
-        let query = metric_query(&case, Some("{{ Dimension('booking__is_instant') }}\n".to_owned())).unwrap();
+        let query = metric_query(
+            &case,
+            Some("{{ Dimension('booking__is_instant') }}\n".to_owned()),
+        )
+        .unwrap();
 
-        assert_eq!(query.group_by, ["booking__is_instant", "metric_time__month"]);
-        assert_eq!(query.where_filters, ["{{ Dimension('booking__is_instant') }}"]);
+        assert_eq!(
+            query.group_by,
+            ["booking__is_instant", "metric_time__month"]
+        );
+        assert_eq!(
+            query.where_filters,
+            ["{{ Dimension('booking__is_instant') }}"]
+        );
         assert_eq!(query.start, NaiveDate::from_ymd_opt(2020, 1, 1));
         assert_eq!(query.end, NaiveDate::from_ymd_opt(2020, 1, 31));
         assert_eq!(query.order_by, [OrderBy::parse("-metric_time__month")]);

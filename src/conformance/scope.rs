@@ -14,7 +14,14 @@ use super::manifest::ManifestIndex;
 const SCD_MODEL: &str = "SCD_MODEL";
 
 /// Granularities finer than a day, as MetricFlow names them.
-const SUB_DAILY_GRAINS: [&str; 6] = ["hour", "minute", "second", "millisecond", "microsecond", "nanosecond"];
+const SUB_DAILY_GRAINS: [&str; 6] = [
+    "hour",
+    "minute",
+    "second",
+    "millisecond",
+    "microsecond",
+    "nanosecond",
+];
 
 /// Features that put a case out of scope, in the order they are checked;
 /// a case is reported under the first one it uses.
@@ -89,34 +96,43 @@ fn features_used(case: &Case, index: &ManifestIndex) -> BTreeSet<Feature> {
         .group_by_objects
         .iter()
         .any(|object| object.date_part.is_some())
-        || case.group_bys.iter().any(|name| name.contains("__extract_"));
+        || case
+            .group_bys
+            .iter()
+            .any(|name| name.contains("__extract_"));
     if uses_date_part {
         features.insert(Feature::DateParts);
     }
 
     // Granularities named in group-bys, filters, windows and offsets.
-    let mut grains = Vec::new();
+    let mut grains: Vec<String> = Vec::new();
     for name in group_by_names(case) {
-        grains.push(requested_grain(&name, index));
+        grains.extend(requested_grain(&name, index));
     }
     for filter in std::iter::once(case_filter).chain(reached.filters.iter().map(String::as_str)) {
-        grains.extend(identifier_tokens(filter).map(|token| Some(grain_suffix(token).to_owned())));
+        grains.extend(identifier_tokens(filter).map(|token| grain_suffix(token).to_owned()));
     }
     for word in &reached.time_words {
         let unit = word.split_whitespace().last().unwrap_or_default();
-        grains.push(Some(singular(unit).to_owned()));
+        grains.push(singular(unit).to_owned());
     }
-    grains.extend(reached.measure_grains.iter().cloned().map(Some));
+    grains.extend(reached.measure_grains.iter().cloned());
 
-    let grains: Vec<String> = grains.into_iter().flatten().collect();
-    if grains.iter().any(|grain| index.custom_granularities.contains(grain)) {
+    if grains
+        .iter()
+        .any(|grain| index.custom_granularities.contains(grain))
+    {
         features.insert(Feature::CustomGranularities);
     }
     let constraint_has_time_of_day = case
         .time_constraint
         .as_ref()
         .is_some_and(|(start, end)| has_time_of_day(start) || has_time_of_day(end));
-    if constraint_has_time_of_day || grains.iter().any(|grain| SUB_DAILY_GRAINS.contains(&grain.as_str())) {
+    if constraint_has_time_of_day
+        || grains
+            .iter()
+            .any(|grain| SUB_DAILY_GRAINS.contains(&grain.as_str()))
+    {
         features.insert(Feature::SubDailyGrains);
     }
 
@@ -125,10 +141,13 @@ fn features_used(case: &Case, index: &ManifestIndex) -> BTreeSet<Feature> {
 
 /// Returns the group-by items of a case in string form, structured ones included.
 fn group_by_names(case: &Case) -> Vec<String> {
-    let structured = case.group_by_objects.iter().map(|object| match &object.grain {
-        Some(grain) => format!("{}__{grain}", object.name),
-        None => object.name.clone(),
-    });
+    let structured = case
+        .group_by_objects
+        .iter()
+        .map(|object| match &object.grain {
+            Some(grain) => format!("{}__{grain}", object.name),
+            None => object.name.clone(),
+        });
     case.group_bys.iter().cloned().chain(structured).collect()
 }
 
@@ -143,17 +162,24 @@ fn requested_grain(name: &str, index: &ManifestIndex) -> Option<String> {
 
     // `entity__dimension` (or a longer join path): find the dimension in a
     // model that has the entity before it.
-    let entity = segments.len().checked_sub(2).map(|position| segments[position]);
+    let entity = segments
+        .len()
+        .checked_sub(2)
+        .map(|position| segments[position]);
     index
         .semantic_models
         .iter()
-        .filter(|model| entity.is_none_or(|entity| model.entities.iter().any(|name| name == entity)))
+        .filter(|model| {
+            entity.is_none_or(|entity| model.entities.iter().any(|name| name == entity))
+        })
         .find_map(|model| model.time_dimensions.get(last).cloned())
 }
 
 fn is_grain_name(word: &str, index: &ManifestIndex) -> bool {
     const STANDARD_GRAINS: [&str; 5] = ["day", "week", "month", "quarter", "year"];
-    STANDARD_GRAINS.contains(&word) || SUB_DAILY_GRAINS.contains(&word) || index.custom_granularities.contains(word)
+    STANDARD_GRAINS.contains(&word)
+        || SUB_DAILY_GRAINS.contains(&word)
+        || index.custom_granularities.contains(word)
 }
 
 /// Returns the part of an identifier after its last `__`, or the whole identifier.
@@ -349,12 +375,21 @@ metric:
 
     #[test]
     fn plain_case_in_scope() {
-        assert_eq!(feature_of(&case(&["bookings"], &["metric_time__month", "booking__is_instant"])), None);
+        assert_eq!(
+            feature_of(&case(
+                &["bookings"],
+                &["metric_time__month", "booking__is_instant"]
+            )),
+            None
+        );
     }
 
     #[test]
     fn percentile_reached_through_derived_metric() {
-        assert_eq!(feature_of(&case(&["wrapped_p99"], &[])), Some("percentile measures"));
+        assert_eq!(
+            feature_of(&case(&["wrapped_p99"], &[])),
+            Some("percentile measures")
+        );
     }
 
     #[test]
@@ -363,7 +398,10 @@ metric:
             feature_of(&case(&["bookings"], &["booking__ds__alien_day"])),
             Some("custom granularities")
         );
-        assert_eq!(feature_of(&case(&["offset_alien"], &["metric_time"])), Some("custom granularities"));
+        assert_eq!(
+            feature_of(&case(&["offset_alien"], &["metric_time"])),
+            Some("custom granularities")
+        );
     }
 
     #[test]
@@ -378,34 +416,54 @@ metric:
 
     #[test]
     fn sub_daily_grains() {
-        assert_eq!(feature_of(&case(&[], &["metric_time__hour"])), Some("sub-daily grains"));
-        assert_eq!(feature_of(&case(&[], &["user__bio_added_ts"])), Some("sub-daily grains"));
-        assert_eq!(feature_of(&case(&["archived"], &["metric_time"])), Some("sub-daily grains"));
+        assert_eq!(
+            feature_of(&case(&[], &["metric_time__hour"])),
+            Some("sub-daily grains")
+        );
+        assert_eq!(
+            feature_of(&case(&[], &["user__bio_added_ts"])),
+            Some("sub-daily grains")
+        );
+        assert_eq!(
+            feature_of(&case(&["archived"], &["metric_time"])),
+            Some("sub-daily grains")
+        );
 
         let mut constrained = case(&[], &["metric_time__day"]);
-        constrained.time_constraint = Some(("2020-01-01 00:00:02".to_owned(), "2020-01-01 00:00:08".to_owned()));
+        constrained.time_constraint = Some((
+            "2020-01-01 00:00:02".to_owned(),
+            "2020-01-01 00:00:08".to_owned(),
+        ));
         assert_eq!(feature_of(&constrained), Some("sub-daily grains"));
     }
 
     #[test]
     fn midnight_time_constraint_in_scope() {
         let mut constrained = case(&["bookings"], &["metric_time"]);
-        constrained.time_constraint = Some(("2020-01-01 00:00:00".to_owned(), "2020-01-02".to_owned()));
+        constrained.time_constraint =
+            Some(("2020-01-01 00:00:00".to_owned(), "2020-01-02".to_owned()));
         assert_eq!(feature_of(&constrained), None);
     }
 
     #[test]
     fn metric_in_filters() {
-        assert_eq!(feature_of(&case(&["active"], &[])), Some("metrics in filters"));
+        assert_eq!(
+            feature_of(&case(&["active"], &[])),
+            Some("metrics in filters")
+        );
 
         let mut filtered = case(&["bookings"], &["listing"]);
-        filtered.where_filter = Some("{{ render_metric_template('bookings', ['listing']) }} > 2".to_owned());
+        filtered.where_filter =
+            Some("{{ render_metric_template('bookings', ['listing']) }} > 2".to_owned());
         assert_eq!(feature_of(&filtered), Some("metrics in filters"));
     }
 
     #[test]
     fn conversion_scd_and_case_flags() {
-        assert_eq!(feature_of(&case(&["rate"], &["metric_time"])), Some("conversion metrics"));
+        assert_eq!(
+            feature_of(&case(&["rate"], &["metric_time"])),
+            Some("conversion metrics")
+        );
 
         let mut scd = case(&["bookings"], &[]);
         scd.model = "SCD_MODEL".to_owned();
