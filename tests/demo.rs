@@ -81,7 +81,12 @@ fn summary_lists_every_table() {
     let shared = shared();
     let connection = open(&shared.path);
 
-    let names: Vec<&str> = shared.summary.tables.iter().map(|(name, _)| name.as_str()).collect();
+    let names: Vec<&str> = shared
+        .summary
+        .tables
+        .iter()
+        .map(|(name, _)| name.as_str())
+        .collect();
     assert_eq!(
         names,
         [
@@ -120,7 +125,10 @@ fn sizes_match_scale_one() {
     let daily_rows = scalar(&connection, "SELECT count(*) FROM fact_deposit_daily");
 
     assert!((3_500..=4_500).contains(&accounts), "{accounts} accounts");
-    assert!((2_000_000..=5_000_000).contains(&daily_rows), "{daily_rows} daily rows");
+    assert!(
+        (2_000_000..=5_000_000).contains(&daily_rows),
+        "{daily_rows} daily rows"
+    );
 }
 
 #[test]
@@ -239,8 +247,14 @@ fn products_are_the_fourteen_given() {
 fn date_spine_covers_2019_to_2027() {
     let connection = open(&shared().path);
 
-    let first = strings(&connection, "SELECT CAST(min(date_day) AS VARCHAR) FROM dim_date");
-    let last = strings(&connection, "SELECT CAST(max(date_day) AS VARCHAR) FROM dim_date");
+    let first = strings(
+        &connection,
+        "SELECT CAST(min(date_day) AS VARCHAR) FROM dim_date",
+    );
+    let last = strings(
+        &connection,
+        "SELECT CAST(max(date_day) AS VARCHAR) FROM dim_date",
+    );
     let days = scalar(&connection, "SELECT count(DISTINCT date_day) FROM dim_date");
 
     assert_eq!(first, ["2019-01-01"]);
@@ -252,9 +266,18 @@ fn date_spine_covers_2019_to_2027() {
 fn daily_rows_cover_every_day() {
     let connection = open(&shared().path);
 
-    let first = strings(&connection, "SELECT CAST(min(biz_date) AS VARCHAR) FROM fact_deposit_daily");
-    let last = strings(&connection, "SELECT CAST(max(biz_date) AS VARCHAR) FROM fact_deposit_daily");
-    let days = scalar(&connection, "SELECT count(DISTINCT biz_date) FROM fact_deposit_daily");
+    let first = strings(
+        &connection,
+        "SELECT CAST(min(biz_date) AS VARCHAR) FROM fact_deposit_daily",
+    );
+    let last = strings(
+        &connection,
+        "SELECT CAST(max(biz_date) AS VARCHAR) FROM fact_deposit_daily",
+    );
+    let days = scalar(
+        &connection,
+        "SELECT count(DISTINCT biz_date) FROM fact_deposit_daily",
+    );
 
     assert_eq!(first, ["2024-01-01"]);
     assert_eq!(last, ["2026-11-30"]);
@@ -311,11 +334,20 @@ fn denormalised_ids_match_account() {
 fn balances_are_not_negative() {
     let connection = open(&shared().path);
 
-    let negative = scalar(&connection, "SELECT count(*) FROM fact_deposit_daily WHERE balance < 0");
-    let zero = scalar(&connection, "SELECT count(*) FROM fact_deposit_daily WHERE balance = 0");
+    let negative = scalar(
+        &connection,
+        "SELECT count(*) FROM fact_deposit_daily WHERE balance < 0",
+    );
+    let zero = scalar(
+        &connection,
+        "SELECT count(*) FROM fact_deposit_daily WHERE balance = 0",
+    );
 
     assert_eq!(negative, 0);
-    assert!(zero > 0, "closing accounts are emptied, so some balances are zero");
+    assert!(
+        zero > 0,
+        "closing accounts are emptied, so some balances are zero"
+    );
 }
 
 #[test]
@@ -327,7 +359,10 @@ fn interest_follows_daily_rate() {
         "SELECT count(*) FROM fact_deposit_daily f JOIN dim_product p USING (product_id) \
          WHERE abs(f.interest_accrued - f.balance * p.interest_rate / 100 / 360) > 0.0050001",
     );
-    let positive = scalar(&connection, "SELECT count(*) FROM fact_deposit_daily WHERE interest_accrued > 0");
+    let positive = scalar(
+        &connection,
+        "SELECT count(*) FROM fact_deposit_daily WHERE interest_accrued > 0",
+    );
 
     assert_eq!(wrong, 0);
     assert!(positive > 1_000_000, "{positive} rows accrue interest");
@@ -342,7 +377,10 @@ fn shares_sum_to_one() {
         "SELECT count(*) FROM (SELECT account_id FROM bridge_account_manager GROUP BY ALL HAVING sum(share) <> 1)",
     );
     let accounts = scalar(&connection, "SELECT count(*) FROM dim_account");
-    let managed = scalar(&connection, "SELECT count(DISTINCT account_id) FROM bridge_account_manager");
+    let managed = scalar(
+        &connection,
+        "SELECT count(DISTINCT account_id) FROM bridge_account_manager",
+    );
     let split = scalar(
         &connection,
         "SELECT count(*) FROM (SELECT account_id FROM bridge_account_manager GROUP BY ALL HAVING count(*) > 1)",
@@ -359,10 +397,16 @@ fn shares_sum_to_one() {
 
     assert_eq!(wrong_sums, 0);
     let split_percent = split * 100 / managed;
-    assert!((10..=20).contains(&split_percent), "{split_percent} % split");
+    assert!(
+        (10..=20).contains(&split_percent),
+        "{split_percent} % split"
+    );
     assert_eq!(over_three, 0);
     let unmanaged_percent = (accounts - managed) * 100 / accounts;
-    assert!((1..=10).contains(&unmanaged_percent), "{unmanaged_percent} % without manager");
+    assert!(
+        (1..=10).contains(&unmanaged_percent),
+        "{unmanaged_percent} % without manager"
+    );
     assert_eq!(unmanaged_offline, 0);
 }
 
@@ -371,7 +415,10 @@ fn managers_have_unique_names() {
     let connection = open(&shared().path);
 
     let managers = scalar(&connection, "SELECT count(*) FROM dim_account_manager");
-    let names = scalar(&connection, "SELECT count(DISTINCT manager_name) FROM dim_account_manager");
+    let names = scalar(
+        &connection,
+        "SELECT count(DISTINCT manager_name) FROM dim_account_manager",
+    );
     let odd_branches = scalar(
         &connection,
         "SELECT count(*) FROM dim_branch b LEFT JOIN (SELECT branch_id, count(*) AS n FROM dim_account_manager \
@@ -407,7 +454,10 @@ fn customers_mostly_personal() {
          AND NOT regexp_full_match(customer_name, '.\\*{1,2}')",
     );
 
-    assert!((80..=90).contains(&personal_percent), "{personal_percent} % personal");
+    assert!(
+        (80..=90).contains(&personal_percent),
+        "{personal_percent} % personal"
+    );
     assert_eq!(inconsistent_segments, 0);
     assert_eq!(unmasked_names, 0);
 }
@@ -447,7 +497,10 @@ fn account_dates_in_range() {
 
     assert_eq!(outside, 0);
     assert_eq!(before_customer, 0);
-    assert!((25..=45).contains(&opened_in_range_percent), "{opened_in_range_percent} %");
+    assert!(
+        (25..=45).contains(&opened_in_range_percent),
+        "{opened_in_range_percent} %"
+    );
 }
 
 #[test]
@@ -498,7 +551,9 @@ fn series_grows_and_dips_at_festival() {
     let total_on = |day: &str| {
         scalar(
             &connection,
-            &format!("SELECT CAST(sum(balance) AS BIGINT) FROM fact_deposit_daily WHERE biz_date = DATE '{day}'"),
+            &format!(
+                "SELECT CAST(sum(balance) AS BIGINT) FROM fact_deposit_daily WHERE biz_date = DATE '{day}'"
+            ),
         )
     };
     let corporate_on = |day: &str| {
@@ -530,7 +585,10 @@ fn corporate_is_large_minority() {
          FROM fact_deposit_daily f JOIN dim_customer c USING (customer_id) WHERE biz_date = DATE '2026-11-30'",
     );
 
-    assert!((25..=50).contains(&corporate_percent), "{corporate_percent} % corporate");
+    assert!(
+        (25..=50).contains(&corporate_percent),
+        "{corporate_percent} % corporate"
+    );
 }
 
 #[test]
@@ -562,5 +620,18 @@ fn failed_generation_keeps_old_file() {
 
     assert!(matches!(error, DemoError::RemoveStale { .. }), "{error}");
     assert!(error.to_string().contains("demo.duckdb.partial"), "{error}");
-    assert_eq!(fs::read(&target).expect("read old file"), b"previous warehouse");
+    assert_eq!(
+        fs::read(&target).expect("read old file"),
+        b"previous warehouse"
+    );
+}
+
+#[test]
+fn folder_as_output_is_rejected() {
+    let folder = tempfile::tempdir().expect("temporary folder");
+
+    let error = generate(&options(folder.path(), 42)).expect_err("generation should fail");
+
+    assert!(matches!(error, DemoError::InvalidOutput(_)), "{error}");
+    assert!(error.to_string().contains("names a folder"), "{error}");
 }

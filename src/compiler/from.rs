@@ -12,6 +12,10 @@ struct Projection {
     model: String,
     /// The path from the measure's model; empty for the measure's model.
     path: Vec<JoinStep>,
+    /// The full path this projection was joined for.
+    owner: Vec<JoinStep>,
+    /// The index of the projection it joins to.
+    parent: usize,
     /// Expressions in the model's relation, each selected as `c<index>`.
     exprs: Vec<String>,
 }
@@ -38,6 +42,8 @@ impl<'a> FromBuilder<'a> {
                 alias: "src".to_owned(),
                 model: source.name.clone(),
                 path: Vec::new(),
+                owner: Vec::new(),
+                parent: 0,
                 exprs: Vec::new(),
             }],
             join_kind: JoinKind::LeftOuter,
@@ -64,13 +70,30 @@ impl<'a> FromBuilder<'a> {
     }
 
     fn projection(&mut self, path: &[JoinStep]) -> Result<usize, CompileError> {
-        if let Some(index) = self.projections.iter().position(|projection| projection.path == path) {
+        self.projection_for(path, path)
+    }
+
+    /// The projection at the end of `path`. Intermediate joins belong to
+    /// the full path `owner` they serve: two items reached through the same
+    /// bridge get one bridge join each, as in MetricFlow's plans.
+    fn projection_for(&mut self, owner: &[JoinStep], path: &[JoinStep]) -> Result<usize, CompileError> {
+        if path.is_empty() {
+            return Ok(0);
+        }
+        // The end of a path reuses any join that already reaches it; the
+        // steps before it are shared only with the same full path.
+        let is_target = path == owner;
+        if let Some(index) = self
+            .projections
+            .iter()
+            .position(|projection| projection.path == path && (is_target || projection.owner == owner))
+        {
             return Ok(index);
         }
         let Some((last, parent_path)) = path.split_last() else {
             return Ok(0);
         };
-        let parent = self.projection(parent_path)?;
+        let parent = self.projection_for(owner, parent_path)?;
         let parent_model = self.model(&self.projections[parent].model)?;
         let Some(parent_entity) = parent_model.entity(&last.entity) else {
             return Err(CompileError::InvalidQuery(format!(
@@ -86,6 +109,8 @@ impl<'a> FromBuilder<'a> {
             alias,
             model: last.model.clone(),
             path: path.to_vec(),
+            owner: owner.to_vec(),
+            parent,
             exprs: Vec::new(),
         });
         let index = self.projections.len() - 1;
@@ -113,6 +138,17 @@ impl<'a> FromBuilder<'a> {
 
     /// Renders the FROM clause with its LEFT OUTER JOINs.
     pub fn render(&self, dialect: &dyn Dialect, options: &CompileOptions) -> Result<String, CompileError> {
+        self.render_with(dialect, options, None)
+    }
+
+    /// Renders the FROM clause with `after_base` (such as a CROSS JOIN)
+    /// placed between the measure's model and the joined models.
+    pub fn render_with(
+        &self,
+        dialect: &dyn Dialect,
+        options: &CompileOptions,
+        after_base: Option<&str>,
+    ) -> Result<String, CompileError> {
         let mut sql = String::new();
         for (index, projection) in self.projections.iter().enumerate() {
             let model = self.model(&projection.model)?;
@@ -131,18 +167,17 @@ impl<'a> FromBuilder<'a> {
             let subquery = format!("(SELECT {columns} FROM {relation}) AS {}", projection.alias);
             if index == 0 {
                 sql.push_str(&subquery);
+                if let Some(extra) = after_base {
+                    sql.push_str(extra);
+                }
                 continue;
             }
 
-            let (last, parent_path) = projection
+            let last = projection
                 .path
-                .split_last()
+                .last()
                 .ok_or_else(|| CompileError::InvalidQuery("a join without a path".to_owned()))?;
-            let parent = self
-                .projections
-                .iter()
-                .find(|candidate| candidate.path == parent_path)
-                .ok_or_else(|| CompileError::InvalidQuery("a join without its parent".to_owned()))?;
+            let parent = &self.projections[projection.parent];
             let parent_model = self.model(&parent.model)?;
             let parent_key = parent_model
                 .entity(&last.entity)

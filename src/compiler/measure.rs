@@ -432,10 +432,24 @@ impl Compiler<'_> {
         let has_time = items.iter().any(GroupItem::is_metric_time);
         let spine_day = "ts.ds";
 
-        let base = self.dimension_base(&dimension_items)?;
+        // The base model must also reach what the filters name.
+        let mut reachable = dimension_items.clone();
+        let mut filter_items = Vec::new();
+        for filter in filters {
+            for reference in filter.used_references() {
+                let item = filter_item(self.layer, reference)?;
+                if !item.is_metric_time() {
+                    filter_items.push(item);
+                }
+            }
+        }
+        reachable.extend(filter_items.iter());
+        let base = self.dimension_base(&reachable)?;
         let mut from = base.map(|model| {
             let mut builder = FromBuilder::new(self.layer, model);
-            if model.measures.is_empty() {
+            // Values of dimension tables are listed even where the other
+            // side of the join has no match, as MetricFlow does.
+            if model.has_key_column() {
                 builder.join_kind = JoinKind::FullOuter;
             }
             builder
@@ -493,7 +507,10 @@ impl Compiler<'_> {
 
         let spine = if has_time { Some(self.spine_relation()?) } else { None };
         let from_sql = match (from, spine) {
-            (Some(builder), Some(spine)) => format!("{}\n  CROSS JOIN {spine} AS ts", builder.render(dialect, &self.options)?),
+            (Some(builder), Some(spine)) => {
+                let cross_join = format!("\n  CROSS JOIN {spine} AS ts");
+                builder.render_with(dialect, &self.options, Some(&cross_join))?
+            }
             (Some(builder), None) => builder.render(dialect, &self.options)?,
             (None, Some(spine)) => format!("{spine} AS ts"),
             (None, None) => return Err(CompileError::InvalidQuery("a query needs at least one group-by item".to_owned())),

@@ -289,6 +289,23 @@ fn is_month_end(day: NaiveDate) -> bool {
     month_end(day) == day
 }
 
+/// The value a metric's NULLs become, from its measure's `fill_nulls_with`.
+fn fill_value(metric: &Metric) -> Option<i64> {
+    match &metric.kind {
+        MetricKind::Simple { measure } | MetricKind::Cumulative { measure, .. } => measure.fill_nulls_with,
+        _ => None,
+    }
+}
+
+/// True for a filter whose only references are to metric_time.
+fn only_metric_time(filter: &ParsedFilter) -> bool {
+    let mut references = filter.used_references().peekable();
+    references.peek().is_some()
+        && references.all(|reference| {
+            reference.kind != filter::ReferenceKind::Metric && reference.qualified_name() == "metric_time"
+        })
+}
+
 /// What one metric is computed for: the query's items and everything its
 /// callers narrowed it to.
 #[derive(Clone)]
@@ -301,10 +318,6 @@ struct Scope<'q> {
 }
 
 impl Scope<'_> {
-    fn has_metric_time(&self) -> bool {
-        self.items.iter().any(GroupItem::is_metric_time)
-    }
-
     /// True when some item has a time grain: metric_time or a time dimension,
     /// which may be the measure's own time dimension under another name.
     fn has_time_items(&self) -> bool {
@@ -387,7 +400,15 @@ impl Compiler<'_> {
             parts.push((sql, vec![name.clone()]));
         }
         let outputs: Vec<String> = query.metrics.clone();
-        let values: Vec<String> = outputs.iter().map(|name| self.dialect.quote(name)).collect();
+        // `fill_nulls_with` also covers rows that only another metric has.
+        let values: Vec<String> = outputs
+            .iter()
+            .zip(&metrics)
+            .map(|(name, metric)| match fill_value(metric) {
+                Some(fill) => format!("COALESCE({}, {fill})", self.dialect.quote(name)),
+                None => self.dialect.quote(name),
+            })
+            .collect();
         let sql = self.combine(&parts, &items, &values, &outputs)?;
         self.finish(query, &items, sql)
     }
@@ -425,6 +446,11 @@ impl Compiler<'_> {
     fn default_grain(&self, metric: &Metric, depth: usize) -> Option<TimeGrain> {
         if depth > MAX_METRIC_DEPTH {
             return None;
+        }
+        // A metric's own `time_granularity` counts only where it is queried,
+        // not where it is an input of another metric.
+        if depth == 0 && metric.time_granularity.is_some() {
+            return metric.time_granularity;
         }
         let inputs: Vec<&MetricInput> = match &metric.kind {
             MetricKind::Simple { measure } | MetricKind::Cumulative { measure, .. } => {
@@ -590,7 +616,7 @@ impl Compiler<'_> {
                     grain_to_date: *grain_to_date,
                     period_agg: *period_agg,
                 };
-                if scope.has_metric_time() {
+                if scope.has_time_items() {
                     scope.mapping = mapping;
                 } else {
                     // Without metric_time, the running total is taken at the range's end.
@@ -657,11 +683,17 @@ impl Compiler<'_> {
             Some(fill) => format!("COALESCE(m.{}, {fill}) AS {}", quote(output), quote(output)),
             None => format!("m.{}", quote(output)),
         };
-        let time_item = scope
-            .items
-            .iter()
-            .find(|item| item.is_metric_time())
-            .or_else(|| scope.items.iter().find(|item| item.time_grain().is_some()));
+        let agg_time_name = self.layer.measure(&input.name).and_then(|(model, measure)| {
+            measure
+                .agg_time_dimension
+                .clone()
+                .or_else(|| model.default_agg_time_dimension.clone())
+        });
+        let time_item = scope.items.iter().find(|item| item.is_metric_time()).or_else(|| {
+            scope.items.iter().find(|item| {
+                matches!(&item.spec, ItemSpec::Dimension { name, grain: Some(_), .. } if Some(name) == agg_time_name.as_ref())
+            })
+        });
         let Some(time_item) = time_item.filter(|_| input.join_to_timespine) else {
             let keys: Vec<String> = scope.items.iter().map(|item| format!("m.{}", quote(&item.output))).collect();
             let mut columns = keys;
@@ -678,21 +710,8 @@ impl Compiler<'_> {
             bounds.push(format!("ds <= {}", self.dialect.date_literal(end)));
         }
         // Filters on metric_time alone also bound the spine's buckets.
-        for filter in &scope.filters {
-            let only_time = filter.used_references().all(|reference| {
-                reference.kind != filter::ReferenceKind::Metric
-                    && reference.qualified_name() == "metric_time"
-            });
-            if !only_time || filter.used_references().next().is_none() {
-                continue;
-            }
-            let sql = filter.substitute(|reference| {
-                Ok::<_, CompileError>(match reference.grain {
-                    Some(grain) if grain != TimeGrain::Day => self.dialect.date_trunc(grain, "ds"),
-                    _ => "ds".to_owned(),
-                })
-            })?;
-            bounds.push(format!("({sql})"));
+        for filter in scope.filters.iter().filter(|filter| only_metric_time(filter)) {
+            bounds.push(format!("({})", self.spine_filter_sql(filter, "ds")?));
         }
         let where_sql = if bounds.is_empty() {
             String::new()
@@ -713,10 +732,44 @@ impl Compiler<'_> {
             }
         }
         columns.push(value);
+        // A filter on group-by items also applies after the join, so the
+        // spine's empty buckets do not bring back the rows it removed.
+        let mut outer = Vec::new();
+        for filter in scope.filters.iter().filter(|filter| !only_metric_time(filter)) {
+            let substituted = filter.substitute(|reference| {
+                let item = resolve::filter_item(self.layer, reference)?;
+                let Some(found) = scope.items.iter().find(|known| known.output == item.output) else {
+                    return Err(CompileError::InvalidQuery(String::new()));
+                };
+                if found.output == time_item.output {
+                    Ok(format!("buckets.{time_name}"))
+                } else {
+                    Ok(format!("m.{}", quote(&found.output)))
+                }
+            });
+            if let Ok(sql) = substituted {
+                outer.push(format!("({sql})"));
+            }
+        }
+        let outer_where = if outer.is_empty() {
+            String::new()
+        } else {
+            format!("\nWHERE {}", outer.join(" AND "))
+        };
         Ok(format!(
-            "SELECT {} FROM (SELECT DISTINCT {bucket} AS {time_name} FROM {spine} AS spine{where_sql}) AS buckets\nLEFT OUTER JOIN (\n{sql}\n) AS m ON m.{time_name} = buckets.{time_name}",
+            "SELECT {} FROM (SELECT DISTINCT {bucket} AS {time_name} FROM {spine} AS spine{where_sql}) AS buckets\nLEFT OUTER JOIN (\n{sql}\n) AS m ON m.{time_name} = buckets.{time_name}{outer_where}",
             columns.join(", ")
         ))
+    }
+
+    /// A filter on metric_time alone, applied to a time spine's day column.
+    fn spine_filter_sql(&self, filter: &ParsedFilter, day: &str) -> Result<String, CompileError> {
+        filter.substitute(|reference| {
+            Ok::<_, CompileError>(match reference.grain {
+                Some(grain) if grain != TimeGrain::Day => self.dialect.date_trunc(grain, day),
+                _ => day.to_owned(),
+            })
+        })
     }
 
     /// An input of a ratio, derived or share metric, with its own filter and offset.
@@ -798,10 +851,20 @@ impl Compiler<'_> {
         let mut inner_items: Vec<GroupItem> = scope.items.iter().filter(|item| !item.is_metric_time()).cloned().collect();
         inner_items.push(day_item);
         let mapping = TimeMapping::Offset(offset);
-        let (row_start, row_end) = mapping.row_range(scope.start, scope.end);
+        // MetricFlow bounds a cumulative input by the query's own range and
+        // any other input by the range the offset reads.
+        let (row_start, row_end) = if matches!(metric.kind, MetricKind::Cumulative { .. }) {
+            (scope.start, scope.end)
+        } else {
+            mapping.row_range(scope.start, scope.end)
+        };
+        // Filters on metric_time alone select output days, so they apply
+        // after the offset; the others apply to the input.
+        let (time_filters, input_filters): (Vec<ParsedFilter>, Vec<ParsedFilter>) =
+            scope.filters.iter().cloned().partition(only_metric_time);
         let inner_scope = Scope {
             items: &inner_items,
-            filters: scope.filters.clone(),
+            filters: input_filters,
             start: row_start,
             end: row_end,
             mapping: scope.mapping,
@@ -831,6 +894,9 @@ impl Compiler<'_> {
         }
         if let Some(end) = scope.end {
             conditions.push(format!("ts.ds <= {}", dialect.date_literal(end)));
+        }
+        for filter in &time_filters {
+            conditions.push(format!("({})", self.spine_filter_sql(filter, "ts.ds")?));
         }
         let where_sql = if conditions.is_empty() {
             String::new()

@@ -92,7 +92,7 @@ pub fn parse_group_item(layer: &SemanticLayer, text: &str) -> Result<GroupItem, 
 
     let path = to_owned(&parts[..parts.len() - 1]);
     if is_time_dimension(layer, last) {
-        let grain = default_grain(layer, last);
+        let grain = default_grain(layer, &path, last);
         return Ok(GroupItem {
             output: format!("{text}__{}", grain.name()),
             spec: ItemSpec::Dimension {
@@ -193,14 +193,21 @@ fn is_entity(layer: &SemanticLayer, name: &str) -> bool {
         .any(|model| model.entity(name).is_some())
 }
 
-fn default_grain(layer: &SemanticLayer, name: &str) -> TimeGrain {
-    layer
-        .semantic_models
-        .iter()
-        .find_map(|model| match model.dimension(name)?.kind {
-            DimensionKind::Time { grain } => Some(grain),
-            DimensionKind::Categorical => None,
+/// The grain a time dimension has in the model its entity path most
+/// likely ends at (the model where the last entity is a key).
+fn default_grain(layer: &SemanticLayer, path: &[String], name: &str) -> TimeGrain {
+    let grain_in = |model: &SemanticModel| match model.dimension(name)?.kind {
+        DimensionKind::Time { grain } => Some(grain),
+        DimensionKind::Categorical => None,
+    };
+    let keyed = path.last().and_then(|entity| {
+        layer.semantic_models.iter().find_map(|model| {
+            let is_key = model.entity(entity).is_some_and(|found| found.kind.is_unique_key());
+            if is_key { grain_in(model) } else { None }
         })
+    });
+    keyed
+        .or_else(|| layer.semantic_models.iter().find_map(grain_in))
         .unwrap_or(TimeGrain::Day)
 }
 

@@ -97,7 +97,7 @@ pub struct DemoSummary {
 pub enum DemoError {
     #[error("scale `{0}` is out of range; use a whole number from 1 to {max}", max = MAX_SCALE)]
     InvalidScale(u32),
-    #[error("output path `{}` has no file name; give a file such as `data/demo.duckdb`", .0.display())]
+    #[error("output path `{}` names a folder; give a file such as `data/demo.duckdb`", .0.display())]
     InvalidOutput(PathBuf),
     #[error("cannot create folder `{}`: {source}", path.display())]
     CreateFolder {
@@ -133,7 +133,8 @@ pub enum DemoError {
 
 /// Generates the demo warehouse at `options.out`, replacing any file there.
 ///
-/// 1. Checks the scale and creates the parent folder if missing.
+/// 1. Checks the scale and the output path, and creates the parent folder
+///    if missing.
 /// 2. Builds the whole database in `<out>.partial` next to the target.
 /// 3. Renames the partial file over the target, then removes a write-ahead
 ///    log the old file may have left behind.
@@ -147,9 +148,17 @@ pub fn generate(options: &DemoOptions) -> Result<DemoSummary, DemoError> {
     let Some(file_name) = options.out.file_name() else {
         return Err(DemoError::InvalidOutput(options.out.clone()));
     };
+    if options.out.is_dir() {
+        return Err(DemoError::InvalidOutput(options.out.clone()));
+    }
 
     let started = Instant::now();
-    tracing::info!(path = %options.out.display(), scale = options.scale, seed = options.seed, "generating demo warehouse");
+    tracing::info!(
+        path = %options.out.display(),
+        scale = options.scale,
+        seed = options.seed,
+        "generating demo warehouse"
+    );
 
     let folder = match options.out.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
@@ -174,15 +183,22 @@ pub fn generate(options: &DemoOptions) -> Result<DemoSummary, DemoError> {
         }
     };
 
-    fs::rename(&partial, &options.out).map_err(|source| DemoError::Replace {
-        path: options.out.clone(),
-        source,
-    })?;
+    if let Err(source) = fs::rename(&partial, &options.out) {
+        let _ = remove_database_files(&partial);
+        return Err(DemoError::Replace {
+            path: options.out.clone(),
+            source,
+        });
+    }
     // A log left by the replaced file would be replayed onto the new one.
     remove_file_if_present(&wal_path(&options.out))?;
 
     let elapsed = started.elapsed();
-    tracing::info!(path = %options.out.display(), elapsed_ms = elapsed.as_millis() as u64, "demo warehouse ready");
+    tracing::info!(
+        path = %options.out.display(),
+        elapsed_ms = elapsed.as_millis() as u64,
+        "demo warehouse ready"
+    );
     Ok(DemoSummary {
         path: options.out.clone(),
         tables,
@@ -203,7 +219,12 @@ fn build(path: &Path, options: &DemoOptions) -> Result<Vec<(String, u64)>, DemoE
          SET VARIABLE demo_customer_count = CAST({customer_count} AS BIGINT);",
         seed = options.seed,
     );
-    run_step(&connection, "settings", &variables, options.progress)?;
+    connection
+        .execute_batch(&variables)
+        .map_err(|source| DemoError::Step {
+            step: "settings",
+            source,
+        })?;
     for (step, sql) in SETUP_STEPS {
         run_step(&connection, step, sql, options.progress)?;
     }

@@ -136,7 +136,8 @@ fn read_semantic_model(
         .iter()
         .filter_map(|item| read_entity(item, report))
         .collect();
-    if let Some(primary) = fields.optional_string("primary_entity", report) {
+    let primary_entity_name = fields.optional_string("primary_entity", report);
+    if let Some(primary) = primary_entity_name.clone() {
         if !entities.iter().any(|entity| entity.name == primary) {
             entities.push(Entity {
                 expr: primary.clone(),
@@ -179,6 +180,7 @@ fn read_semantic_model(
         entities,
         dimensions,
         measures,
+        primary_entity_name,
         file: file.to_owned(),
         span: node.span,
     })
@@ -197,6 +199,7 @@ fn metric_for_measure(measure: &Measure, file: &str) -> Metric {
         synonyms: Vec::new(),
         default_period: None,
         unit: None,
+        time_granularity: None,
         unsupported: None,
         file: file.to_owned(),
         span: measure.span,
@@ -644,7 +647,9 @@ fn read_metric(
             None
         }
     };
-    let _ = fields.optional_string("time_granularity", report);
+    let time_granularity = fields
+        .get("time_granularity")
+        .and_then(|node| read_metric_grain(node, "time_granularity", &mut sink, report));
     fields.finish(report);
     layer.custom_granularity_uses.extend(sink.custom_uses);
 
@@ -657,6 +662,7 @@ fn read_metric(
         synonyms,
         default_period,
         unit,
+        time_granularity,
         unsupported: sink.unsupported,
         file: file.to_owned(),
         span: node.span,

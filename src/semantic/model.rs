@@ -75,11 +75,22 @@ pub struct SemanticModel {
     pub entities: Vec<Entity>,
     pub dimensions: Vec<Dimension>,
     pub measures: Vec<Measure>,
+    /// The `primary_entity` key: a name for the model's rows when no
+    /// column is a key (typical of fact tables).
+    pub primary_entity_name: Option<String>,
     pub file: String,
     pub span: Span,
 }
 
 impl SemanticModel {
+    /// True when a column of the model is its primary key, as in a
+    /// dimension table.
+    pub fn has_key_column(&self) -> bool {
+        self.entities.iter().any(|entity| {
+            entity.kind == EntityKind::Primary && self.primary_entity_name.as_ref() != Some(&entity.name)
+        })
+    }
+
     pub fn entity(&self, name: &str) -> Option<&Entity> {
         self.entities.iter().find(|entity| entity.name == name)
     }
@@ -366,6 +377,8 @@ pub struct Metric {
     pub synonyms: Vec<String>,
     pub default_period: Option<DefaultPeriod>,
     pub unit: Option<Unit>,
+    /// The grain `metric_time` gets when a query names no grain.
+    pub time_granularity: Option<TimeGrain>,
     /// A MetricFlow feature this metric uses that Wenshu cannot compile
     /// (a custom or sub-daily granularity in a window); queries that ask
     /// for the metric are rejected with this text.
