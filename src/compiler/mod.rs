@@ -30,9 +30,14 @@ pub use resolve::{GroupItem, ItemSpec, parse_group_item};
 pub struct CompileOptions {
     /// Replaces `$source_schema` in `node_relation.schema_name`.
     pub source_schema: Option<String>,
-    /// The last day with data. A range widened to whole buckets of a coarse
-    /// grain is cut back to it, so averages never count days after it.
+    /// The last day with data: a query's end is cut back to it, so averages
+    /// never count days after it.
     pub reference_date: Option<NaiveDate>,
+    /// Widens the time range to whole buckets of the query's metric_time
+    /// grain, as MetricFlow does (2020-01-15..2020-02-15 by month reads all
+    /// of January and February). Off by default: a bank's period ends where
+    /// the question says, so a month asked up to the 15th ends on the 15th.
+    pub widen_to_buckets: bool,
 }
 
 /// What a result column holds.
@@ -492,7 +497,7 @@ impl Compiler<'_> {
             .filter(|item| item.is_metric_time())
             .filter_map(GroupItem::time_grain)
             .min();
-        let Some(grain) = grain.filter(|grain| *grain != TimeGrain::Day) else {
+        let Some(grain) = grain.filter(|grain| *grain != TimeGrain::Day && self.options.widen_to_buckets) else {
             return (start, end);
         };
         let start = start.map(|day| truncate_date(day, grain));

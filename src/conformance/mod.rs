@@ -354,6 +354,7 @@ impl Evaluation<'_> {
         // MetricFlow has no reference date, so ranges are never cut back to one.
         let compile_options = CompileOptions {
             source_schema: Some(self.fixture.snapshots.to_owned()),
+            widen_to_buckets: true,
             ..CompileOptions::default()
         };
         let compiled = compiler::compile(layer, &query, &compile_options)
