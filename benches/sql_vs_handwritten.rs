@@ -3,15 +3,15 @@
 //!
 //! Criterion runs all samples of one benchmark before the next, so a slow
 //! drift of the machine (page cache, another process) would land on one
-//! side. This harness instead runs the two statements alternately in one
-//! process and one DuckDB connection, swapping which goes first every round:
+//! side. This harness instead runs the statements of one question in turn in one
+//! process and one DuckDB connection, changing which goes first every round:
 //!
 //! 1. Opens the warehouse read-only, generating it first when it is missing.
 //! 2. Compiles each question once; compile time is not part of the numbers.
-//! 3. Runs one warm-up round that also checks both statements return the
+//! 3. Runs each statement once as a warm-up, checking that all return the
 //!    same rows.
-//! 4. Runs `WENSHU_BENCH_ROUNDS` rounds (default 10) and prints the minimum,
-//!    median, mean and maximum wall-clock time of each side.
+//! 4. Runs `WENSHU_BENCH_ROUNDS` rounds (default 12) of every statement and
+//!    prints the minimum, median, mean and maximum wall-clock time of each.
 //!
 //! Run with `cargo bench --bench sql_vs_handwritten`. The warehouse is kept
 //! at `$WENSHU_BENCH_WAREHOUSE`, by default
@@ -30,7 +30,7 @@ use wenshu::warehouse::{Table, Value, Warehouse};
 
 const SCALE: u32 = 10;
 const SEED: u64 = 42;
-const DEFAULT_ROUNDS: usize = 10;
+const DEFAULT_ROUNDS: usize = 12;
 
 /// Every fact row joined to the dimension tables an analyst's query starts
 /// from, whether or not the question needs them.
@@ -39,11 +39,15 @@ const DEPOSITS: &str = "fact_deposit_daily f \
     JOIN dim_product p ON p.product_id = f.product_id \
     JOIN dim_branch b ON b.branch_id = f.branch_id";
 
-/// One question, asked both through the compiler and by hand.
+/// One question, asked through the compiler and by hand.
 struct Case {
     name: &'static str,
     query: MetricQuery,
+    /// SQL as an analyst writes it: every dimension table joined.
     handwritten: String,
+    /// The same SQL with only the joins the question needs, which tells the
+    /// cost of the extra joins apart from the cost of the compiler's shape.
+    handwritten_minimal: String,
 }
 
 fn date(text: &str) -> NaiveDate {
@@ -64,6 +68,10 @@ fn cases() -> Vec<Case> {
                 "SELECT b.branch_name AS k, SUM(f.balance) AS v FROM {DEPOSITS} \
                  WHERE f.biz_date = DATE '2026-11-30' GROUP BY k"
             ),
+            handwritten_minimal: "SELECT b.branch_name AS k, SUM(f.balance) AS v FROM fact_deposit_daily f \
+                 JOIN dim_branch b ON b.branch_id = f.branch_id \
+                 WHERE f.biz_date = DATE '2026-11-30' GROUP BY k"
+                .to_owned(),
         },
         Case {
             name: "average_daily_balance_year_to_date",
@@ -77,6 +85,9 @@ fn cases() -> Vec<Case> {
                 "SELECT SUM(f.balance) / (DATE '2026-11-30' - DATE '2026-01-01' + 1) FROM {DEPOSITS} \
                  WHERE f.biz_date BETWEEN DATE '2026-01-01' AND DATE '2026-11-30'"
             ),
+            handwritten_minimal: "SELECT SUM(f.balance) / (DATE '2026-11-30' - DATE '2026-01-01' + 1) \
+                 FROM fact_deposit_daily f WHERE f.biz_date BETWEEN DATE '2026-01-01' AND DATE '2026-11-30'"
+                .to_owned(),
         },
     ]
 }
@@ -122,7 +133,7 @@ fn run() -> Result<(), String> {
     // NOTE: a cached warehouse is reused as it is, even if the generator has
     // changed since; delete the file to regenerate it.
     if !path.exists() {
-        println!("generating the scale-{SCALE} demo warehouse at {} (several minutes)", path.display());
+        println!("generating the scale-{SCALE} demo warehouse at {}", path.display());
         let options = DemoOptions {
             out: path.clone(),
             scale: SCALE,
@@ -147,23 +158,32 @@ fn run() -> Result<(), String> {
     for case in cases() {
         let compiled = compile(&layer, &case.query, &CompileOptions::default())
             .map_err(|error| format!("`{}` does not compile: {error}", case.name))?;
-        let statements = [compiled.sql.as_str(), case.handwritten.as_str()];
+        let statements = [
+            ("compiled", compiled.sql.as_str()),
+            ("handwritten", case.handwritten.as_str()),
+            ("minimal", case.handwritten_minimal.as_str()),
+        ];
 
-        let (compiled_rows, _) = time_query(&warehouse, statements[0])?;
-        let (handwritten_rows, _) = time_query(&warehouse, statements[1])?;
-        if let Err(difference) = same_rows(&compiled_rows, &handwritten_rows) {
-            return Err(format!("`{}`: the two statements disagree: {difference}", case.name));
+        let (expected, _) = time_query(&warehouse, statements[0].1)?;
+        for (label, sql) in &statements[1..] {
+            let (rows, _) = time_query(&warehouse, sql)?;
+            if let Err(difference) = same_rows(&expected, &rows) {
+                return Err(format!("`{}`: {label} disagrees with compiled: {difference}", case.name));
+            }
         }
 
-        let mut timings = [Vec::with_capacity(rounds), Vec::with_capacity(rounds)];
+        // Each round starts with the next statement, so each one runs first,
+        // second and third equally often over a multiple of three rounds.
+        let mut timings: Vec<Vec<Duration>> = vec![Vec::with_capacity(rounds); statements.len()];
         for round in 0..rounds {
-            let order = if round % 2 == 0 { [0, 1] } else { [1, 0] };
-            for side in order {
-                let (_, elapsed) = time_query(&warehouse, statements[side])?;
+            for offset in 0..statements.len() {
+                let side = (round + offset) % statements.len();
+                let (_, elapsed) = time_query(&warehouse, statements[side].1)?;
                 timings[side].push(elapsed);
             }
         }
-        report(case.name, &timings[0], &timings[1]);
+        let labels: Vec<&str> = statements.iter().map(|(label, _)| *label).collect();
+        report(case.name, &labels, &timings);
     }
     Ok(())
 }
@@ -213,21 +233,22 @@ fn sort_key(value: &Value) -> String {
     }
 }
 
-fn report(name: &str, compiled: &[Duration], handwritten: &[Duration]) {
-    let compiled_summary = Summary::of(compiled);
-    let handwritten_summary = Summary::of(handwritten);
+fn report(name: &str, labels: &[&str], timings: &[Vec<Duration>]) {
+    let summaries: Vec<Summary> = timings.iter().map(|side| Summary::of(side)).collect();
     println!("\n{name}");
     println!("  {:<12} {:>9} {:>9} {:>9} {:>9}", "", "min ms", "median ms", "mean ms", "max ms");
-    for (label, summary) in [("compiled", &compiled_summary), ("handwritten", &handwritten_summary)] {
+    for (label, summary) in labels.iter().zip(&summaries) {
         println!(
             "  {label:<12} {:>9.1} {:>9.1} {:>9.1} {:>9.1}",
             summary.min, summary.median, summary.mean, summary.max
         );
     }
-    println!(
-        "  compiled / handwritten (medians): {:.2}",
-        compiled_summary.median / handwritten_summary.median
-    );
+    for (label, summary) in labels.iter().zip(&summaries).skip(1) {
+        println!(
+            "  compiled / {label} (medians): {:.2}",
+            summaries[0].median / summary.median
+        );
+    }
 }
 
 /// Milliseconds.

@@ -294,6 +294,29 @@ fn is_month_end(day: NaiveDate) -> bool {
     month_end(day) == day
 }
 
+/// The same time item at day grain, as an offset reads it.
+fn at_day_grain(item: &GroupItem) -> GroupItem {
+    match &item.spec {
+        ItemSpec::Dimension { path, name, .. } => {
+            let mut parts = path.clone();
+            parts.push(name.clone());
+            parts.push("day".to_owned());
+            GroupItem {
+                output: parts.join("__"),
+                spec: ItemSpec::Dimension {
+                    path: path.clone(),
+                    name: name.clone(),
+                    grain: Some(TimeGrain::Day),
+                },
+            }
+        }
+        _ => GroupItem {
+            output: "metric_time__day".to_owned(),
+            spec: ItemSpec::MetricTime { grain: TimeGrain::Day },
+        },
+    }
+}
+
 /// The value a metric's NULLs become, from its measure's `fill_nulls_with`.
 fn fill_value(metric: &Metric) -> Option<i64> {
     match &metric.kind {
@@ -387,7 +410,7 @@ impl Compiler<'_> {
         for text in &query.where_filters {
             filters.push(self.parse_filter(text)?);
         }
-        let (start, end) = self.widen_to_buckets(&items, query.start, query.end);
+        let (start, end) = self.widen_to_buckets(&items, default_grain, query.start, query.end);
         if metrics.is_empty() {
             return self.compile_dimension_values(query, &items, &filters, start, end);
         }
@@ -489,6 +512,7 @@ impl Compiler<'_> {
     fn widen_to_buckets(
         &self,
         items: &[GroupItem],
+        default_grain: TimeGrain,
         start: Option<NaiveDate>,
         end: Option<NaiveDate>,
     ) -> (Option<NaiveDate>, Option<NaiveDate>) {
@@ -496,7 +520,8 @@ impl Compiler<'_> {
             .iter()
             .filter(|item| item.is_metric_time())
             .filter_map(GroupItem::time_grain)
-            .min();
+            .min()
+            .or(Some(default_grain));
         let Some(grain) = grain.filter(|grain| *grain != TimeGrain::Day && self.options.widen_to_buckets) else {
             return (start, end);
         };
@@ -843,17 +868,26 @@ impl Compiler<'_> {
     ) -> Result<String, CompileError> {
         let dialect = self.dialect;
         let quote = |name: &str| dialect.quote(name);
-        let time_items: Vec<&GroupItem> = scope.items.iter().filter(|item| item.is_metric_time()).collect();
-        if time_items.is_empty() {
+        // The time items must all name one time dimension (metric_time, or
+        // the measure's own time dimension) at various grains.
+        let time_items: Vec<&GroupItem> = scope.items.iter().filter(|item| item.time_grain().is_some()).collect();
+        let Some(day_item) = time_items.first().map(|item| at_day_grain(item)) else {
+            return Err(CompileError::InvalidQuery(
+                "an offset needs metric_time in the group-by".to_owned(),
+            ));
+        };
+        if time_items.iter().any(|item| at_day_grain(item) != day_item) {
             return Err(CompileError::Unsupported {
-                feature: "offsets of derived metrics grouped by a time dimension other than metric_time".to_owned(),
+                feature: "offsets over two different time dimensions".to_owned(),
             });
         }
-        let day_item = GroupItem {
-            output: "metric_time__day".to_owned(),
-            spec: ItemSpec::MetricTime { grain: TimeGrain::Day },
-        };
-        let mut inner_items: Vec<GroupItem> = scope.items.iter().filter(|item| !item.is_metric_time()).cloned().collect();
+        let day_column = format!("inner_metric.{}", quote(&day_item.output));
+        let mut inner_items: Vec<GroupItem> = scope
+            .items
+            .iter()
+            .filter(|item| item.time_grain().is_none())
+            .cloned()
+            .collect();
         inner_items.push(day_item);
         let mapping = TimeMapping::Offset(offset);
         // MetricFlow bounds a cumulative input by the query's own range and
@@ -877,12 +911,12 @@ impl Compiler<'_> {
         let inner = self.metric_sql(metric, &inner_scope, output, depth + 1)?;
 
         let grains: Vec<TimeGrain> = time_items.iter().filter_map(|item| item.time_grain()).collect();
-        let condition = mapping.spine_condition(dialect, "inner_metric.\"metric_time__day\"", &grains);
+        let condition = mapping.spine_condition(dialect, &day_column, &grains);
         let all_daily = grains.iter().all(|grain| *grain == TimeGrain::Day);
         let mut columns = Vec::new();
         for item in scope.items {
             let expr = match item.time_grain() {
-                Some(grain) if item.is_metric_time() => match grain {
+                Some(grain) => match grain {
                     TimeGrain::Day => "ts.ds".to_owned(),
                     other => dialect.date_trunc(other, "ts.ds"),
                 },
