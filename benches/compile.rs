@@ -16,15 +16,16 @@ fn semantic_layer_dir() -> &'static Path {
 }
 
 fn load_layer() -> SemanticLayer {
-    load_dir(semantic_layer_dir()).unwrap_or_else(|diagnostics| panic!("semantic_layer/ is invalid:\n{diagnostics}"))
+    load_dir(semantic_layer_dir())
+        .unwrap_or_else(|diagnostics| panic!("semantic_layer/ is invalid:\n{diagnostics}"))
 }
 
 fn date(text: &str) -> NaiveDate {
     NaiveDate::parse_from_str(text, "%Y-%m-%d").expect("valid date")
 }
 
-/// The questions the benchmark compiles, as (name, query). The dates are the
-/// demo warehouse's: data ends on 2026-11-30.
+/// Returns the questions the benchmark compiles, as (name, query) pairs.
+/// The dates are the demo warehouse's, whose data ends on 2026-11-30.
 fn bank_queries() -> Vec<(&'static str, MetricQuery)> {
     let year_start = Some(date("2026-01-01"));
     let reference_date = Some(date("2026-11-30"));

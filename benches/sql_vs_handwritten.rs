@@ -3,8 +3,9 @@
 //!
 //! Criterion runs all samples of one benchmark before the next, so a slow
 //! drift of the machine (page cache, another process) would land on one
-//! side. This harness instead runs the statements of one question in turn in one
-//! process and one DuckDB connection, changing which goes first every round:
+//! side. This harness instead runs the statements of one question in turn,
+//! in one process and on one DuckDB connection, changing which goes first
+//! every round:
 //!
 //! 1. Opens the warehouse read-only, generating it first when it is missing.
 //! 2. Compiles each question once; compile time is not part of the numbers.
@@ -45,8 +46,8 @@ struct Case {
     query: MetricQuery,
     /// SQL as an analyst writes it: every dimension table joined.
     handwritten: String,
-    /// The same SQL with only the joins the question needs, which tells the
-    /// cost of the extra joins apart from the cost of the compiler's shape.
+    /// The same SQL with only the joins the question needs, which separates
+    /// the cost of the extra joins from the cost of the compiler's shape.
     handwritten_minimal: String,
 }
 
@@ -97,7 +98,9 @@ fn warehouse_path() -> PathBuf {
         return PathBuf::from(path);
     }
     let home = std::env::var_os("HOME").map_or_else(|| PathBuf::from("."), PathBuf::from);
-    home.join(format!(".cache/wenshu/bench/demo-scale{SCALE}-seed{SEED}.duckdb"))
+    home.join(format!(
+        ".cache/wenshu/bench/demo-scale{SCALE}-seed{SEED}.duckdb"
+    ))
 }
 
 fn rounds() -> Result<usize, String> {
@@ -105,14 +108,16 @@ fn rounds() -> Result<usize, String> {
         Err(_) => Ok(DEFAULT_ROUNDS),
         Ok(text) => match text.parse::<usize>() {
             Ok(count) if count > 0 => Ok(count),
-            _ => Err(format!("invalid WENSHU_BENCH_ROUNDS `{text}`: use a whole number of 1 or more")),
+            _ => Err(format!(
+                "invalid WENSHU_BENCH_ROUNDS `{text}`: use a whole number of 1 or more"
+            )),
         },
     }
 }
 
 fn main() -> ExitCode {
-    // `cargo test --benches` runs this binary without `--bench`; the scale-10
-    // warehouse is too slow to build for a test run.
+    // `cargo test --benches` runs this binary without `--bench`. A test run
+    // should not generate and scan a half-gigabyte warehouse.
     if !std::env::args().any(|argument| argument == "--bench") {
         println!("skipped: run with `cargo bench --bench sql_vs_handwritten`");
         return ExitCode::SUCCESS;
@@ -133,14 +138,18 @@ fn run() -> Result<(), String> {
     // NOTE: a cached warehouse is reused as it is, even if the generator has
     // changed since; delete the file to regenerate it.
     if !path.exists() {
-        println!("generating the scale-{SCALE} demo warehouse at {}", path.display());
+        println!(
+            "generating the scale-{SCALE} demo warehouse at {}",
+            path.display()
+        );
         let options = DemoOptions {
             out: path.clone(),
             scale: SCALE,
             seed: SEED,
             progress: false,
         };
-        let summary = generate(&options).map_err(|error| format!("demo generation failed: {error}"))?;
+        let summary =
+            generate(&options).map_err(|error| format!("demo generation failed: {error}"))?;
         println!("generated in {:.1} s", summary.elapsed.as_secs_f64());
     }
     let warehouse = Warehouse::open_read_only(&path).map_err(|error| error.to_string())?;
@@ -152,9 +161,23 @@ fn run() -> Result<(), String> {
         Err(error) => return Err(format!("cannot count rows: {error}")),
     };
     let layer_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("semantic_layer");
-    let layer = load_dir(&layer_dir).map_err(|diagnostics| format!("semantic_layer/ is invalid:\n{diagnostics}"))?;
+    let layer = load_dir(&layer_dir)
+        .map_err(|diagnostics| format!("semantic_layer/ is invalid:\n{diagnostics}"))?;
 
-    println!("warehouse {} ({rows} daily rows), {rounds} rounds", path.display());
+    let settings = warehouse
+        .query("SELECT version(), current_setting('threads')")
+        .map_err(|error| format!("cannot read DuckDB settings: {error}"))?;
+    let settings: Vec<String> = settings
+        .rows
+        .iter()
+        .flatten()
+        .map(Value::to_string)
+        .collect();
+    println!(
+        "warehouse {} ({rows} daily rows), {rounds} rounds",
+        path.display()
+    );
+    println!("DuckDB {}", settings.join(", threads "));
     for case in cases() {
         let compiled = compile(&layer, &case.query, &CompileOptions::default())
             .map_err(|error| format!("`{}` does not compile: {error}", case.name))?;
@@ -168,7 +191,10 @@ fn run() -> Result<(), String> {
         for (label, sql) in &statements[1..] {
             let (rows, _) = time_query(&warehouse, sql)?;
             if let Err(difference) = same_rows(&expected, &rows) {
-                return Err(format!("`{}`: {label} disagrees with compiled: {difference}", case.name));
+                return Err(format!(
+                    "`{}`: {label} disagrees with compiled: {difference}",
+                    case.name
+                ));
             }
         }
 
@@ -200,7 +226,11 @@ fn time_query(warehouse: &Warehouse, sql: &str) -> Result<(Table, Duration), Str
 /// relative 1e-9, ignoring column names.
 fn same_rows(left: &Table, right: &Table) -> Result<(), String> {
     if left.rows.len() != right.rows.len() {
-        return Err(format!("{} rows against {}", left.rows.len(), right.rows.len()));
+        return Err(format!(
+            "{} rows against {}",
+            left.rows.len(),
+            right.rows.len()
+        ));
     }
     let sorted = |table: &Table| {
         let mut rows: Vec<Vec<String>> = table
@@ -214,7 +244,9 @@ fn same_rows(left: &Table, right: &Table) -> Result<(), String> {
     for (left_row, right_row) in sorted(left).iter().zip(sorted(right).iter()) {
         for (left_cell, right_cell) in left_row.iter().zip(right_row) {
             let equal = match (left_cell.parse::<f64>(), right_cell.parse::<f64>()) {
-                (Ok(a), Ok(b)) => (a - b).abs() <= 0.01 || (a - b).abs() <= 1e-9 * a.abs().max(b.abs()),
+                (Ok(a), Ok(b)) => {
+                    (a - b).abs() <= 0.01 || (a - b).abs() <= 1e-9 * a.abs().max(b.abs())
+                }
                 _ => left_cell == right_cell,
             };
             if !equal {
@@ -225,7 +257,8 @@ fn same_rows(left: &Table, right: &Table) -> Result<(), String> {
     Ok(())
 }
 
-/// Text of a value; numbers with fixed digits so that equal sums sort alike.
+/// Returns the text a value sorts by. Numbers get six decimals, so that
+/// equal sums sort alike.
 fn sort_key(value: &Value) -> String {
     match value.as_f64() {
         Some(number) => format!("{number:.6}"),
@@ -236,7 +269,10 @@ fn sort_key(value: &Value) -> String {
 fn report(name: &str, labels: &[&str], timings: &[Vec<Duration>]) {
     let summaries: Vec<Summary> = timings.iter().map(|side| Summary::of(side)).collect();
     println!("\n{name}");
-    println!("  {:<12} {:>9} {:>9} {:>9} {:>9}", "", "min ms", "median ms", "mean ms", "max ms");
+    println!(
+        "  {:<12} {:>9} {:>9} {:>9} {:>9}",
+        "", "min ms", "median ms", "mean ms", "max ms"
+    );
     for (label, summary) in labels.iter().zip(&summaries) {
         println!(
             "  {label:<12} {:>9.1} {:>9.1} {:>9.1} {:>9.1}",
@@ -262,7 +298,10 @@ struct Summary {
 impl Summary {
     fn of(timings: &[Duration]) -> Summary {
         debug_assert!(!timings.is_empty());
-        let mut milliseconds: Vec<f64> = timings.iter().map(|elapsed| elapsed.as_secs_f64() * 1e3).collect();
+        let mut milliseconds: Vec<f64> = timings
+            .iter()
+            .map(|elapsed| elapsed.as_secs_f64() * 1e3)
+            .collect();
         milliseconds.sort_by(f64::total_cmp);
         let count = milliseconds.len();
         let median = if count % 2 == 1 {

@@ -5,14 +5,21 @@
 //! - [`yaml`]: YAML parsed into a tree that keeps each node's line and column.
 //! - [`semantic`]: the semantic layer (MetricFlow-compatible YAML): loading
 //!   and validation with file:line:column diagnostics.
+//! - [`understanding`]: a question read into metrics, filters, breakdowns
+//!   and a period, by rules over the semantic layer.
 //! - [`compiler`]: a typed metric query compiled to SQL through a dialect.
 //! - [`warehouse`]: the DuckDB database the SQL runs on.
+//! - [`assistant`]: one chat message in, one answer out.
+//! - [`server`]: the HTTP chat API over the assistant, with sessions.
 //! - [`demo`]: the generator of the embedded demo warehouse.
 //! - [`conformance`]: runs MetricFlow's own integration cases through the compiler.
 
+pub mod assistant;
 pub mod compiler;
 pub mod conformance;
 pub mod demo;
 pub mod semantic;
+pub mod server;
+pub mod understanding;
 pub mod warehouse;
 pub mod yaml;

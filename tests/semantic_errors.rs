@@ -1,7 +1,7 @@
 //! The loader's diagnostics on semantic layers with one deliberate mistake.
 //!
 //! Each folder under `tests/fixtures/broken/` is a small semantic layer with
-//! one mistake, described in a comment at the top of the file that holds it;
+//! one mistake, described in a comment at the top of the file that contains it;
 //! `tests/fixtures/valid/` has none. The tests assert the full text a user
 //! sees from `wenshu check`: file:line:column, the message and the "did you
 //! mean" suggestion. Folders are given relative to the crate root, which is
@@ -30,7 +30,8 @@ fn load_broken(case: &str) -> Vec<Diagnostic> {
 /// Loads a fixture that must load cleanly.
 fn load_valid(case: &str) -> SemanticLayer {
     let dir = fixture(case);
-    load_dir(&dir).unwrap_or_else(|diagnostics| panic!("`{}` is invalid:\n{diagnostics}", dir.display()))
+    load_dir(&dir)
+        .unwrap_or_else(|diagnostics| panic!("`{}` is invalid:\n{diagnostics}", dir.display()))
 }
 
 fn texts(diagnostics: &[Diagnostic]) -> Vec<String> {
@@ -41,11 +42,26 @@ fn texts(diagnostics: &[Diagnostic]) -> Vec<String> {
 fn valid_fixture_loads() {
     let layer = load_valid("valid");
 
-    let models: Vec<&str> = layer.semantic_models.iter().map(|model| model.name.as_str()).collect();
-    let metrics: Vec<&str> = layer.metrics.iter().map(|metric| metric.name.as_str()).collect();
+    let models: Vec<&str> = layer
+        .semantic_models
+        .iter()
+        .map(|model| model.name.as_str())
+        .collect();
+    let metrics: Vec<&str> = layer
+        .metrics
+        .iter()
+        .map(|metric| metric.name.as_str())
+        .collect();
     // Files load in path order: branch.yaml, deposit_daily.yaml, metrics.yaml.
     assert_eq!(models, ["branch", "deposit_daily"]);
-    assert_eq!(metrics, ["deposit_balance", "average_daily_balance", "deposit_deviation"]);
+    assert_eq!(
+        metrics,
+        [
+            "deposit_balance",
+            "average_daily_balance",
+            "deposit_deviation"
+        ]
+    );
 }
 
 #[test]
@@ -118,7 +134,8 @@ fn cycle_between_derived_metrics() {
 fn missing_column_in_warehouse() {
     let layer = load_valid("broken/missing_column");
     let folder = tempfile::tempdir().expect("temporary folder");
-    let warehouse = Warehouse::open_read_write(&folder.path().join("warehouse.duckdb")).expect("open warehouse");
+    let warehouse = Warehouse::open_read_write(&folder.path().join("warehouse.duckdb"))
+        .expect("open warehouse");
     warehouse
         .execute_batch(
             "CREATE TABLE fact_deposit_daily (biz_date DATE, account_id BIGINT, branch_id INTEGER, \
@@ -145,7 +162,9 @@ fn duplicate_metric_across_files() {
     // (metrics_balances.yaml:2:3).
     assert_eq!(
         texts(&diagnostics),
-        ["tests/fixtures/broken/duplicate_metric/metrics_growth.yaml:3:3: duplicate metric `deposit_balance`"]
+        [
+            "tests/fixtures/broken/duplicate_metric/metrics_growth.yaml:3:3: duplicate metric `deposit_balance`"
+        ]
     );
 }
 

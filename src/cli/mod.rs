@@ -3,6 +3,7 @@
 mod output;
 
 use std::io::Write;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -10,8 +11,10 @@ use anyhow::{Context, bail};
 use chrono::NaiveDate;
 use clap::{Parser, Subcommand, ValueEnum};
 
+use wenshu::assistant::{Assistant, ConversationState};
 use wenshu::compiler::{CompileOptions, MetricQuery, OrderBy, compile};
 use wenshu::semantic::{self, check_warehouse};
+use wenshu::server::{self, Limits, ServerConfig};
 use wenshu::warehouse::Warehouse;
 use wenshu::{conformance, demo};
 
@@ -83,6 +86,32 @@ enum Command {
         #[arg(long = "semantic-layer", default_value = DEFAULT_SEMANTIC_LAYER)]
         semantic_layer: PathBuf,
     },
+    /// Serve the chat API over HTTP until Ctrl-C or SIGTERM.
+    Serve {
+        /// The warehouse to answer from (default: data/demo.duckdb, generated
+        /// first when missing).
+        #[arg(long)]
+        warehouse: Option<PathBuf>,
+        #[arg(long = "semantic-layer", default_value = DEFAULT_SEMANTIC_LAYER)]
+        semantic_layer: PathBuf,
+        /// The address and port to listen on.
+        #[arg(long, default_value = server::DEFAULT_BIND)]
+        bind: SocketAddr,
+    },
+    /// Answer one question and print the answer.
+    Ask {
+        /// The question, e.g. "今年以来日均存款是多少".
+        question: String,
+        /// Print the chat API's JSON response instead of the text.
+        #[arg(long)]
+        json: bool,
+        /// The warehouse to answer from (default: data/demo.duckdb, generated
+        /// first when missing).
+        #[arg(long)]
+        warehouse: Option<PathBuf>,
+        #[arg(long = "semantic-layer", default_value = DEFAULT_SEMANTIC_LAYER)]
+        semantic_layer: PathBuf,
+    },
     /// Run MetricFlow's integration cases through the compiler.
     Conformance {
         /// The fixture folder (MetricFlow's manifests, snapshots and cases).
@@ -131,6 +160,17 @@ pub fn run(arguments: Arguments) -> anyhow::Result<ExitCode> {
             };
             run_query(&query, format, explain, &warehouse, &semantic_layer)
         }
+        Command::Serve {
+            warehouse,
+            semantic_layer,
+            bind,
+        } => run_serve(warehouse, semantic_layer, bind),
+        Command::Ask {
+            question,
+            json,
+            warehouse,
+            semantic_layer,
+        } => run_ask(&question, json, warehouse, &semantic_layer),
         Command::Conformance {
             root,
             cases,
@@ -241,6 +281,65 @@ fn run_query(
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn run_serve(warehouse: Option<PathBuf>, semantic_layer: PathBuf, bind: SocketAddr) -> anyhow::Result<ExitCode> {
+    let config = ServerConfig {
+        bind,
+        semantic_layer,
+        warehouse: warehouse_or_demo(warehouse)?,
+        limits: Limits::default(),
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(server::serve(config))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn run_ask(
+    question: &str,
+    json: bool,
+    warehouse: Option<PathBuf>,
+    semantic_layer: &Path,
+) -> anyhow::Result<ExitCode> {
+    let question = server::check_message(question, Limits::default().max_message_chars)?;
+    let warehouse = warehouse_or_demo(warehouse)?;
+    let assistant = Assistant::open(semantic_layer, &warehouse)?;
+
+    let session_id = server::new_session_id();
+    let mut conversation = ConversationState::default();
+    let answer = assistant.respond(&session_id, &mut conversation, question);
+    if json {
+        println!("{}", serde_json::to_string_pretty(&answer)?);
+    } else {
+        println!("{}", answer.text);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Returns the warehouse given, or the default one, generating the demo
+/// warehouse there first when it is missing.
+fn warehouse_or_demo(warehouse: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+    if let Some(path) = warehouse {
+        return Ok(path);
+    }
+    let default = PathBuf::from(DEFAULT_WAREHOUSE);
+    if default.exists() {
+        return Ok(default);
+    }
+
+    // Standard error, so that `ask --json` still prints only JSON.
+    eprintln!("`{DEFAULT_WAREHOUSE}` not found; generating the demo warehouse there first (scale 1, seed 42)");
+    let options = demo::DemoOptions {
+        out: default.clone(),
+        scale: 1,
+        seed: 42,
+        progress: true,
+    };
+    demo::generate(&options)?;
+    Ok(default)
 }
 
 fn run_conformance(root: PathBuf, cases: Option<PathBuf>, filter: Option<String>) -> anyhow::Result<ExitCode> {

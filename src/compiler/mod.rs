@@ -89,6 +89,12 @@ fn did_you_mean(suggestion: &Option<String>) -> String {
     }
 }
 
+/// The SQL that names a semantic model's relation, for DuckDB and with no
+/// `$source_schema` substitution.
+pub fn relation_sql(relation: &crate::semantic::Relation) -> String {
+    from::relation_sql(relation, &DuckDb, &CompileOptions::default())
+}
+
 /// Compiles `query` to SQL for DuckDB.
 pub fn compile(
     layer: &SemanticLayer,

@@ -1005,7 +1005,13 @@ fn read_project_configuration(node: &Node, layer: &mut SemanticLayer, report: &m
     let Some(fields) = Fields::new(
         node,
         "`project_configuration`",
-        &["time_spine_table_configurations", "time_spines", "dsi_package_version", "metadata"],
+        &[
+            "time_spine_table_configurations",
+            "time_spines",
+            "dsi_package_version",
+            "metadata",
+            "default_metric",
+        ],
         report,
     ) else {
         return;
@@ -1055,6 +1061,9 @@ fn read_project_configuration(node: &Node, layer: &mut SemanticLayer, report: &m
         }
     }
     let _ = fields.get("dsi_package_version");
+    if let Some(name) = fields.optional_string("default_metric", report) {
+        layer.default_metric = Some(name);
+    }
     fields.finish(report);
 }
 

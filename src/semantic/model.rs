@@ -17,6 +17,9 @@ pub struct SemanticLayer {
     pub semantic_models: Vec<SemanticModel>,
     pub metrics: Vec<Metric>,
     pub time_spines: Vec<TimeSpine>,
+    /// Extension `default_metric` of `project_configuration`: the metric a
+    /// question means when it names only filters (对公存款有多少).
+    pub default_metric: Option<String>,
     /// Names declared under a time spine's `custom_granularities`.
     pub custom_granularities: Vec<String>,
     /// Windows that name a granularity Wenshu does not know, checked
@@ -132,7 +135,8 @@ pub struct Entity {
     pub span: Span,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum TimeGrain {
     Day,
     Week,

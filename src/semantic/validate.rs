@@ -31,6 +31,17 @@ pub(crate) fn validate(layer: &SemanticLayer, diagnostics: &mut Vec<Diagnostic>)
     check_metric_references(layer, diagnostics);
     check_cycles(layer, diagnostics);
     check_custom_granularities(layer, diagnostics);
+    if let Some(name) = &layer.default_metric {
+        if layer.metric(name).is_none() {
+            diagnostics.push(Diagnostic {
+                file: "project_configuration".to_owned(),
+                line: 0,
+                column: 0,
+                message: format!("`default_metric` names unknown metric `{name}`"),
+                suggestion: closest(name, layer.metrics.iter().map(|metric| metric.name.as_str())),
+            });
+        }
+    }
 }
 
 /// Reports window units that are neither a standard grain nor declared as

@@ -1,0 +1,424 @@
+//! The answers of each kind.
+
+use crate::compiler::{CompileOptions, OutputKind, compile};
+use crate::semantic::{MetricKind, TimeGrain, Unit};
+use crate::understanding::interpret::Interpretation;
+use crate::warehouse::Value;
+
+use super::plan::{self, PlanError, Turn, describe_period};
+use super::text::{format_value, metric_name};
+use super::{AnswerKind, Assistant, ChartKind, ChatResponse, ConversationState, FaqAnswer, ResponseColumn};
+
+pub(super) fn refusal_text(english: bool) -> &'static str {
+    if english {
+        "Wenshu only reads data: it cannot change or delete data, export personal data or run SQL you write. Ask for a figure instead, such as the deposit balance by branch."
+    } else {
+        "问数只读取数据，不能修改或删除数据、导出客户个人信息，也不能执行您给出的 SQL。您可以问一个指标，例如“各支行存款余额”。"
+    }
+}
+
+pub(super) fn clarify_text(english: bool) -> &'static str {
+    if english {
+        "Your question can be read in more than one way. Which did you mean?"
+    } else {
+        "这个问题有几种理解，请选择您想问的是哪一个："
+    }
+}
+
+impl Assistant {
+    /// Example questions built from the semantic layer's own labels.
+    pub fn example_questions(&self, english: bool) -> Vec<String> {
+        let mut examples = Vec::new();
+        for metric in self.layer.metrics.iter().take(6) {
+            let name = metric_name(metric, english);
+            let example = match (english, metric.default_period) {
+                (true, _) => format!("What is the {name} this year?"),
+                (false, Some(crate::semantic::DefaultPeriod::YearToDate)) => format!("今年以来{name}是多少？"),
+                (false, _) => format!("各{}{name}", self.first_dimension_label().unwrap_or_default()),
+            };
+            examples.push(example);
+        }
+        examples
+    }
+
+    fn first_dimension_label(&self) -> Option<String> {
+        self.lexicon.dimensions.first().map(|dimension| dimension.label.clone())
+    }
+
+    pub(super) fn fallback(&self, session_id: &str, english: bool) -> ChatResponse {
+        let text = if english {
+            "Wenshu answers questions about the bank's deposit metrics (balances, averages, growth, shares, depositors, interest) and e-banking how-tos. Try one of these:"
+        } else {
+            "问数可以回答存款类指标（余额、日均、增长、占比、客户数、付息等）和电子银行操作的问题。您可以试试："
+        };
+        let mut response = ChatResponse::text_only(session_id, AnswerKind::Fallback, text);
+        response.suggestions = self.example_questions(english);
+        response
+    }
+
+    pub(super) fn faq(&self, session_id: &str, question: &str, english: bool) -> ChatResponse {
+        let Some(knowledge_base) = &self.knowledge_base else {
+            return self.fallback(session_id, english);
+        };
+        let mut hits = knowledge_base.search(question, 4);
+        if hits.is_empty() {
+            return self.fallback(session_id, english);
+        }
+        let best = hits.remove(0);
+        let mut response = ChatResponse::text_only(session_id, AnswerKind::Faq, best.answer.clone());
+        response.faq = Some(FaqAnswer {
+            best,
+            runners_up: hits,
+        });
+        response
+    }
+
+    pub(super) fn glossary(&self, session_id: &str, interpretation: &Interpretation) -> ChatResponse {
+        let english = interpretation.english;
+        let mut lines = Vec::new();
+        for name in &interpretation.metrics {
+            let Some(metric) = self.layer.metric(name) else {
+                continue;
+            };
+            let description = metric.description.clone().unwrap_or_default();
+            lines.push(if english {
+                format!("{} ({}): {description}", metric_name(metric, true), metric.label.clone().unwrap_or_default())
+            } else {
+                format!("{}的口径：{description}", metric_name(metric, false))
+            });
+        }
+        let mut response = ChatResponse::text_only(session_id, AnswerKind::Glossary, lines.join("\n"));
+        response.definitions = lines;
+        response
+    }
+
+    pub(super) fn metric_answer(
+        &self,
+        session_id: &str,
+        state: &mut ConversationState,
+        interpretation: Interpretation,
+    ) -> ChatResponse {
+        let english = interpretation.english;
+        // Time words alone (明天会下雨吗) are a question only as a follow-up.
+        let only_time = interpretation.metrics.is_empty()
+            && interpretation.filters.is_empty()
+            && interpretation.group_by.is_empty()
+            && interpretation.ranking.is_none();
+        if only_time && state.last.is_none() {
+            return self.fallback(session_id, english);
+        }
+        let (merged, follow_up) = plan::merge(state.last.as_ref(), interpretation);
+        let previous_period = if follow_up {
+            state.last.as_ref().and_then(|turn| turn.period.as_ref())
+        } else {
+            None
+        };
+        let plan = match plan::plan(&merged, previous_period, &self.layer, &self.time_context) {
+            Ok(plan) => plan,
+            Err(PlanError::NoMetric) => return self.fallback(session_id, english),
+            Err(PlanError::NoData(period)) => {
+                let text = if english {
+                    format!(
+                        "There is no data for {}: the data covers {} to {}.",
+                        describe_period(&period, true),
+                        self.time_context.data_start.map(|day| day.to_string()).unwrap_or_default(),
+                        self.time_context.reference
+                    )
+                } else {
+                    format!(
+                        "{} 没有数据：现有数据的范围是 {} 至 {}。",
+                        describe_period(&period, false),
+                        self.time_context.data_start.map(|day| day.to_string()).unwrap_or_default(),
+                        self.time_context.reference
+                    )
+                };
+                let mut response = ChatResponse::text_only(session_id, AnswerKind::Metric, text);
+                response.rows = Some(Vec::new());
+                response.columns = Some(Vec::new());
+                response.reference_date = Some(self.time_context.reference.to_string());
+                return response;
+            }
+        };
+
+        let options = CompileOptions {
+            reference_date: Some(self.time_context.reference),
+            ..CompileOptions::default()
+        };
+        let compiled = match compile(&self.layer, &plan.query, &options) {
+            Ok(compiled) => compiled,
+            Err(error) => {
+                tracing::warn!(session = session_id, %error, "question did not compile");
+                let text = if english {
+                    format!("I could not turn this question into a query: {error}.")
+                } else {
+                    format!("无法把这个问题转成查询：{error}。请换一种问法，或指定指标和维度。")
+                };
+                let mut response = ChatResponse::text_only(session_id, AnswerKind::Clarify, text);
+                response.candidates = Some(self.example_questions(english));
+                return response;
+            }
+        };
+        tracing::debug!(session = session_id, sql = %compiled.sql, "compiled");
+
+        let table = {
+            let warehouse = self.warehouse.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            warehouse.query(&compiled.sql)
+        };
+        let table = match table {
+            Ok(table) => table,
+            Err(error) => {
+                tracing::error!(session = session_id, %error, "query failed");
+                let text = if english {
+                    "The query failed; please try again or ask differently."
+                } else {
+                    "查询失败，请稍后重试或换一种问法。"
+                };
+                return ChatResponse::text_only(session_id, AnswerKind::Fallback, text);
+            }
+        };
+
+        let mut rows = table.rows;
+        for keep in &plan.keep_rows {
+            if let Some(index) = compiled.columns.iter().position(|column| column.name == keep.dimension) {
+                rows.retain(|row| keep.values.contains(&row[index]));
+            }
+        }
+
+        let columns: Vec<ResponseColumn> = compiled
+            .columns
+            .iter()
+            .map(|column| ResponseColumn {
+                name: column.name.clone(),
+                label: self.column_label(&column.name, english),
+                type_name: match column.kind {
+                    OutputKind::TimeDimension => "date".to_owned(),
+                    OutputKind::Metric => match self.layer.metric(&column.name).and_then(|metric| metric.unit) {
+                        Some(Unit::Yuan) => "money".to_owned(),
+                        Some(Unit::Percent) => "percent".to_owned(),
+                        _ => "number".to_owned(),
+                    },
+                    _ => "text".to_owned(),
+                },
+            })
+            .collect();
+
+        let first_metric = self.layer.metric(&plan.query.metrics[0]);
+        let chart = if plan.grain.is_some() {
+            ChartKind::Line
+        } else if rows.len() > 1 {
+            match first_metric.map(|metric| &metric.kind) {
+                Some(MetricKind::Share { .. }) => ChartKind::Pie,
+                _ => ChartKind::Bar,
+            }
+        } else {
+            ChartKind::None
+        };
+
+        let text = self.describe_result(&plan, &compiled.columns, &rows, english);
+        let rewritten = follow_up.then(|| self.rewrite(&merged, &plan, english));
+        let definitions = plan
+            .query
+            .metrics
+            .iter()
+            .filter_map(|name| self.layer.metric(name))
+            .map(|metric| format!("{}：{}", metric_name(metric, false), metric.description.clone().unwrap_or_default()))
+            .collect();
+
+        let mut response = ChatResponse::text_only(session_id, AnswerKind::Metric, text);
+        response.query = Some(serde_json::json!({
+            "metrics": plan.query.metrics,
+            "dimensions": plan.query.group_by,
+            "filters": plan.query.where_filters,
+            "period": {"start": plan.period.start.to_string(), "end": plan.period.end.to_string()},
+            "grain": plan.grain.map(TimeGrain::name),
+            "order": plan.query.order_by.iter().map(|order| {
+                if order.descending { format!("-{}", order.item) } else { order.item.clone() }
+            }).collect::<Vec<_>>(),
+            "limit": plan.query.limit,
+        }));
+        response.sql = Some(compiled.sql);
+        response.columns = Some(columns);
+        response.rows = Some(rows);
+        response.chart = Some(chart);
+        response.rewritten = rewritten;
+        response.reference_date = Some(self.time_context.reference.to_string());
+        response.definitions = definitions;
+        response.suggestions = self.follow_up_suggestions(&plan, english);
+
+        state.last = Some(Turn {
+            interpretation: merged,
+            period: Some(plan.period),
+        });
+        response
+    }
+
+    fn column_label(&self, name: &str, english: bool) -> String {
+        if let Some(metric) = self.layer.metric(name) {
+            return metric_name(metric, english);
+        }
+        if let Some(grain) = name.strip_prefix("metric_time__") {
+            return match (english, grain) {
+                (true, grain) => grain.to_owned(),
+                (false, "day") => "日期".to_owned(),
+                (false, "week") => "周".to_owned(),
+                (false, "month") => "月份".to_owned(),
+                (false, "quarter") => "季度".to_owned(),
+                (false, _) => "年份".to_owned(),
+            };
+        }
+        self.lexicon.dimension_label(name).unwrap_or(name).to_owned()
+    }
+
+    fn describe_result(
+        &self,
+        plan: &plan::Plan,
+        columns: &[crate::compiler::OutputColumn],
+        rows: &[Vec<Value>],
+        english: bool,
+    ) -> String {
+        let period = describe_period(&plan.period, english);
+        let metric_index = columns.iter().position(|column| column.kind == OutputKind::Metric);
+        let Some(metric_index) = metric_index else {
+            return String::new();
+        };
+        let Some(metric) = self.layer.metric(&columns[metric_index].name) else {
+            return String::new();
+        };
+        let name = metric_name(metric, english);
+        if rows.is_empty() {
+            return if english {
+                format!("No {name} data for {period}.")
+            } else {
+                format!("{period} 没有{name}数据。")
+            };
+        }
+        let keys: Vec<usize> = columns
+            .iter()
+            .enumerate()
+            .filter(|(_, column)| column.kind != OutputKind::Metric)
+            .map(|(index, _)| index)
+            .collect();
+        let value_of = |row: &Vec<Value>| format_value(&row[metric_index], metric.unit, english);
+        if keys.is_empty() {
+            let mut parts = Vec::new();
+            for (index, column) in columns.iter().enumerate() {
+                if let Some(other) = self.layer.metric(&column.name) {
+                    parts.push(format!(
+                        "{}{}{}",
+                        metric_name(other, english),
+                        if english { " is " } else { "为 " },
+                        format_value(&rows[0][index], other.unit, english)
+                    ));
+                }
+            }
+            return if english {
+                format!("{period}: {}. (Data date {})", parts.join("; "), self.time_context.reference)
+            } else {
+                format!("{period}，{}。（数据日期 {}）", parts.join("；"), self.time_context.reference)
+            };
+        }
+        let label_of = |row: &Vec<Value>| {
+            keys.iter()
+                .map(|index| row[*index].to_string())
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        let shown: Vec<String> = rows
+            .iter()
+            .take(5)
+            .map(|row| format!("{} {}", label_of(row), value_of(row)))
+            .collect();
+        let more = if rows.len() > 5 {
+            if english {
+                format!(" and {} more", rows.len() - 5)
+            } else {
+                format!(" 等 {} 项", rows.len())
+            }
+        } else {
+            String::new()
+        };
+        if english {
+            format!("{name}, {period}: {}{more}.", shown.join("; "))
+        } else {
+            format!("{period} {name}：{}{more}。（数据日期 {}）", shown.join("；"), self.time_context.reference)
+        }
+    }
+
+    /// The self-contained question a follow-up amounts to.
+    fn rewrite(&self, interpretation: &Interpretation, plan: &plan::Plan, english: bool) -> String {
+        let period = describe_period(&plan.period, english);
+        let filters: Vec<String> = interpretation
+            .filters
+            .iter()
+            .map(|filter| {
+                filter
+                    .values
+                    .iter()
+                    .map(Value::to_string)
+                    .collect::<Vec<_>>()
+                    .join("、")
+            })
+            .collect();
+        let breakdowns: Vec<String> = interpretation
+            .group_by
+            .iter()
+            .map(|item| self.column_label(item, english))
+            .collect();
+        let metrics: Vec<String> = plan
+            .query
+            .metrics
+            .iter()
+            .filter_map(|name| self.layer.metric(name))
+            .map(|metric| metric_name(metric, english))
+            .collect();
+        let ranking = match interpretation.ranking {
+            Some(ranking) => match (ranking.descending, ranking.limit, english) {
+                (true, Some(limit), false) => format!("前{limit}名"),
+                (false, Some(limit), false) => format!("后{limit}名"),
+                (true, Some(limit), true) => format!(", top {limit}"),
+                (false, Some(limit), true) => format!(", bottom {limit}"),
+                (_, None, false) => "排名".to_owned(),
+                (_, None, true) => ", ranked".to_owned(),
+            },
+            None => String::new(),
+        };
+        let grain = match plan.grain {
+            Some(grain) if !english => format!("每{}", match grain {
+                TimeGrain::Day => "天",
+                TimeGrain::Week => "周",
+                TimeGrain::Month => "月",
+                TimeGrain::Quarter => "季度",
+                TimeGrain::Year => "年",
+            }),
+            Some(grain) => format!(" by {}", grain.name()),
+            None => String::new(),
+        };
+        if english {
+            let by = if breakdowns.is_empty() { String::new() } else { format!(" by {}", breakdowns.join(", ")) };
+            let of = if filters.is_empty() { String::new() } else { format!(" for {}", filters.join(", ")) };
+            format!("{}{of}{by}{grain} {period}{ranking}", metrics.join(" and "))
+        } else {
+            let by = breakdowns.iter().map(|label| format!("各{label}")).collect::<String>();
+            format!("{period} {}{by}{}{grain}{ranking}", filters.join(""), metrics.join("和"))
+        }
+    }
+
+    fn follow_up_suggestions(&self, plan: &plan::Plan, english: bool) -> Vec<String> {
+        let mut suggestions = Vec::new();
+        if english {
+            suggestions.push("What about last year?".to_owned());
+            if let Some(dimension) = self.lexicon.dimensions.first() {
+                suggestions.push(format!("By {}", dimension.item.replace("__", " ")));
+            }
+            return suggestions;
+        }
+        suggestions.push("那去年同期呢？".to_owned());
+        let grouped: Vec<&String> = plan.query.group_by.iter().collect();
+        for dimension in self.lexicon.dimensions.iter().take(3) {
+            if !grouped.contains(&&dimension.item) {
+                suggestions.push(format!("按{}看", dimension.label));
+            }
+        }
+        suggestions
+    }
+}

@@ -1,0 +1,158 @@
+//! The assistant: one chat message in, one answer out.
+//!
+//! It ties the steps of a metric question together: understanding the
+//! question against the semantic layer, merging it with the conversation,
+//! compiling the query, running it on the warehouse and writing the answer.
+
+mod response;
+
+mod answer;
+mod plan;
+mod text;
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use chrono::NaiveDate;
+
+use crate::semantic::{self, Diagnostics, SemanticLayer};
+use crate::understanding::interpret::{Intent, TimeReading, interpret};
+use crate::understanding::lexicon::{Lexicon, normalize};
+use crate::understanding::time::{TimeContext, parse_time_in};
+use crate::warehouse::{Value, Warehouse, WarehouseError};
+
+use answer::{clarify_text, refusal_text};
+pub use plan::Turn;
+pub use response::{AnswerKind, ChartKind, ChatResponse, FaqAnswer, FaqHit, ResponseColumn};
+
+/// Errors that stop the assistant from starting.
+#[derive(Debug, thiserror::Error)]
+pub enum AssistantError {
+    #[error("the semantic layer is invalid:\n{0}")]
+    SemanticLayer(Diagnostics),
+    #[error(transparent)]
+    Warehouse(#[from] WarehouseError),
+    #[error("the warehouse has no data: {0}")]
+    NoData(String),
+}
+
+/// Searches the e-banking knowledge base; the FAQ module implements it.
+pub trait KnowledgeBase: Send + Sync {
+    /// Returns the best entries for a question, best first.
+    fn search(&self, question: &str, limit: usize) -> Vec<FaqHit>;
+}
+
+/// What a conversation remembers between turns.
+#[derive(Debug, Clone, Default)]
+pub struct ConversationState {
+    /// The last answered metric question, merged with its context.
+    pub last: Option<Turn>,
+    /// The questions asked so far, oldest first, as the person typed them.
+    pub questions: Vec<String>,
+}
+
+/// At most this many questions are kept per conversation.
+const MAX_REMEMBERED_QUESTIONS: usize = 50;
+
+/// Answers questions over one semantic layer and one warehouse.
+pub struct Assistant {
+    layer: SemanticLayer,
+    lexicon: Lexicon,
+    warehouse: Mutex<Warehouse>,
+    time_context: TimeContext,
+    knowledge_base: Option<Arc<dyn KnowledgeBase>>,
+}
+
+impl Assistant {
+    /// Loads the semantic layer, opens the warehouse read-only and builds
+    /// the lexicon from both.
+    pub fn open(semantic_layer: &Path, warehouse: &Path) -> Result<Assistant, AssistantError> {
+        let layer = semantic::load_dir(semantic_layer).map_err(AssistantError::SemanticLayer)?;
+        let warehouse = Warehouse::open_read_only(warehouse)?;
+        let (first_day, reference_date) = data_range(&layer, &warehouse)?;
+        let lexicon = Lexicon::build(&layer, &warehouse)?;
+        Ok(Assistant {
+            layer,
+            lexicon,
+            warehouse: Mutex::new(warehouse),
+            time_context: TimeContext::new(reference_date).with_data_start(first_day),
+            knowledge_base: None,
+        })
+    }
+
+    /// Routes FAQ questions to `knowledge_base`.
+    pub fn with_knowledge_base(mut self, knowledge_base: Arc<dyn KnowledgeBase>) -> Assistant {
+        self.knowledge_base = Some(knowledge_base);
+        self
+    }
+
+    pub fn layer(&self) -> &SemanticLayer {
+        &self.layer
+    }
+
+    /// The data date (数据日期): the latest day of the measures' time dimensions.
+    pub fn reference_date(&self) -> NaiveDate {
+        self.time_context.reference
+    }
+
+    /// Answers one message; `state` is the conversation's memory and is
+    /// updated with this turn.
+    pub fn respond(&self, session_id: &str, state: &mut ConversationState, message: &str) -> ChatResponse {
+        let question = message.trim();
+        state.questions.push(question.to_owned());
+        if state.questions.len() > MAX_REMEMBERED_QUESTIONS {
+            state.questions.remove(0);
+        }
+
+        let normalized = normalize(question);
+        let parse = parse_time_in(&normalized, &self.time_context);
+        let interpretation = interpret(question, &self.layer, &self.lexicon, TimeReading { parse });
+        let english = interpretation.english;
+        let response = match interpretation.intent {
+            Intent::Refused => ChatResponse::text_only(session_id, AnswerKind::Refused, refusal_text(english)),
+            Intent::Glossary => self.glossary(session_id, &interpretation),
+            Intent::Clarify => {
+                let mut response = ChatResponse::text_only(session_id, AnswerKind::Clarify, clarify_text(english));
+                response.candidates = Some(interpretation.candidates.clone());
+                response
+            }
+            Intent::Faq => self.faq(session_id, question, english),
+            Intent::Fallback => self.fallback(session_id, english),
+            Intent::Metric => self.metric_answer(session_id, state, interpretation),
+        };
+        tracing::info!(session = session_id, kind = ?response.kind, "answered");
+        response
+    }
+}
+
+/// Reads the first and latest day of every measure's time dimension; the
+/// latest is the reference date that relative time words resolve against.
+fn data_range(layer: &SemanticLayer, warehouse: &Warehouse) -> Result<(NaiveDate, NaiveDate), AssistantError> {
+    let mut range: Option<(NaiveDate, NaiveDate)> = None;
+    for model in &layer.semantic_models {
+        let Some(time_dimension) = model
+            .default_agg_time_dimension
+            .as_ref()
+            .and_then(|name| model.dimension(name))
+        else {
+            continue;
+        };
+        if model.measures.is_empty() {
+            continue;
+        }
+        let relation = crate::compiler::relation_sql(&model.relation);
+        let expr = &time_dimension.expr;
+        let sql = format!("SELECT CAST(MIN({expr}) AS DATE), CAST(MAX({expr}) AS DATE) FROM {relation}");
+        let table = warehouse.query(&sql)?;
+        if let Some([Value::Date(first), Value::Date(last)]) = table.rows.first().map(Vec::as_slice) {
+            range = Some(match range {
+                // The reference date is the latest day of any fact; the
+                // first day is that of the fact that starts latest, so that
+                // periods before it are reported as having no data.
+                Some((known_first, known_last)) => (known_first.max(*first), known_last.max(*last)),
+                None => (*first, *last),
+            });
+        }
+    }
+    range.ok_or_else(|| AssistantError::NoData("no measure has any dated row".to_owned()))
+}

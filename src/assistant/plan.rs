@@ -1,0 +1,236 @@
+//! Turns an interpretation, merged with the conversation, into a metric
+//! query for the compiler.
+
+use chrono::NaiveDate;
+
+use crate::compiler::{MetricQuery, OrderBy};
+use crate::semantic::{self, Metric, MetricKind, SemanticLayer, TimeGrain};
+use crate::understanding::interpret::{Filter, Interpretation};
+use crate::understanding::time::{self, Period, PeriodKind, TimeContext};
+use crate::warehouse::Value;
+
+/// A query ready to compile, with what the answer needs to describe it.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub query: MetricQuery,
+    pub period: Period,
+    pub grain: Option<TimeGrain>,
+    /// Rows to keep after the query (a share of one group of many).
+    pub keep_rows: Vec<Filter>,
+}
+
+/// Why a question cannot become a query.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PlanError {
+    /// The question names no metric and the layer has no default metric.
+    NoMetric,
+    /// The period has no day with data.
+    NoData(Period),
+}
+
+/// The merged state of a conversation after a turn.
+#[derive(Debug, Clone)]
+pub struct Turn {
+    pub interpretation: Interpretation,
+    pub period: Option<Period>,
+}
+
+/// Merges a follow-up with the previous turn. A question that names a
+/// metric and has no follow-up words starts afresh.
+pub fn merge(previous: Option<&Turn>, current: Interpretation) -> (Interpretation, bool) {
+    let Some(previous) = previous else {
+        return (current, false);
+    };
+    let follow_up = current.metrics.is_empty()
+        || current.follow_up.elliptic
+        || current.follow_up.replace_metric
+        || current.follow_up.only;
+    if !follow_up {
+        return (current, false);
+    }
+
+    let mut merged = previous.interpretation.clone();
+    if !current.metrics.is_empty() {
+        merged.metrics = current.metrics.clone();
+    }
+    for filter in &current.filters {
+        merged.filters.retain(|known| known.dimension != filter.dimension);
+        merged.group_by.retain(|item| *item != filter.dimension || filter.values.len() > 1);
+        merged.filters.push(filter.clone());
+    }
+    for item in &current.group_by {
+        if !merged.group_by.contains(item) {
+            merged.group_by.push(item.clone());
+        }
+        if !current.filters.iter().any(|filter| filter.dimension == *item) {
+            merged.filters.retain(|filter| filter.dimension != *item);
+        }
+    }
+    if current.ranking.is_some() {
+        merged.ranking = current.ranking;
+    }
+    merged.time = current.time.clone();
+    merged.follow_up = current.follow_up;
+    merged.english = current.english;
+    merged.evidence = current.evidence.clone();
+    merged.intent = current.intent;
+    (merged, true)
+}
+
+/// True for metrics read at one day (balances, shares, counts of
+/// depositors, growth at a date), as opposed to averages and flows.
+pub fn is_point_in_time(metric: &Metric) -> bool {
+    matches!(metric.default_period, Some(semantic::DefaultPeriod::ReferenceDate))
+}
+
+fn default_period(metric: &Metric) -> time::DefaultPeriod {
+    match metric.default_period {
+        Some(semantic::DefaultPeriod::YearToDate) => time::DefaultPeriod::YearToDate,
+        Some(semantic::DefaultPeriod::ReferenceMonth) => time::DefaultPeriod::ReferenceMonth,
+        _ => time::DefaultPeriod::ReferenceDay,
+    }
+}
+
+/// Builds the metric query for a merged interpretation.
+pub fn plan(
+    interpretation: &Interpretation,
+    previous_period: Option<&Period>,
+    layer: &SemanticLayer,
+    context: &TimeContext,
+) -> Result<Plan, PlanError> {
+    let mut metrics = interpretation.metrics.clone();
+    if metrics.is_empty() {
+        metrics.push(layer.default_metric.clone().ok_or(PlanError::NoMetric)?);
+    }
+    let Some(first) = layer.metric(&metrics[0]) else {
+        return Err(PlanError::NoMetric);
+    };
+    let point_in_time = is_point_in_time(first);
+
+    let resolved = interpretation
+        .time
+        .parse
+        .resolve(context, default_period(first), previous_period);
+    let mut period = resolved.period;
+    // An average or a flow asked at the end of a period (2025年末日均) is
+    // asked over that period.
+    if !point_in_time {
+        if let PeriodKind::Day { end_of: Some(calendar) } = &period.kind {
+            if let Some(enclosing) = Period::calendar(*calendar, context) {
+                period = enclosing;
+            }
+        }
+    }
+    if !period.coverage.has_data() {
+        return Err(PlanError::NoData(period));
+    }
+
+    let mut grain = resolved.grain;
+    if grain.is_none() && point_in_time {
+        // A balance over a rolling window is a series of its unit.
+        grain = period.rolling_unit();
+    }
+    if grain.is_none() && matches!(first.default_period, Some(semantic::DefaultPeriod::ReferenceMonth)) {
+        // A month-based metric over a longer period is answered month by month.
+        let first_month = time::CalendarPeriod::containing(TimeGrain::Month, period.start);
+        let spans_months = first_month.is_some_and(|month| month.last_day() < period.end);
+        if spans_months {
+            grain = Some(TimeGrain::Month);
+        }
+    }
+
+    let mut group_by = interpretation.group_by.clone();
+    let mut filters = interpretation.filters.clone();
+    let mut keep_rows = Vec::new();
+    // A share of one group (网络金融部占全行的比重) is the group's row of the
+    // breakdown by its dimension, not a share within a filter.
+    if matches!(first.kind, MetricKind::Share { .. }) {
+        for filter in std::mem::take(&mut filters) {
+            if group_by.is_empty() || group_by.contains(&filter.dimension) {
+                if !group_by.contains(&filter.dimension) {
+                    group_by.push(filter.dimension.clone());
+                }
+                keep_rows.push(filter);
+            } else {
+                filters.push(filter);
+            }
+        }
+    }
+    if let Some(grain) = grain {
+        group_by.push(format!("metric_time__{}", grain.name()));
+    }
+
+    let where_filters = filters.iter().map(filter_sql).collect();
+    let mut order_by = Vec::new();
+    let mut limit = None;
+    if let Some(ranking) = interpretation.ranking {
+        if group_by.iter().any(|item| !item.starts_with("metric_time")) || grain.is_none() {
+            order_by.push(OrderBy {
+                item: metrics[0].clone(),
+                descending: ranking.descending,
+            });
+            limit = ranking.limit;
+        }
+    }
+    if let Some(grain) = grain {
+        order_by.push(OrderBy {
+            item: format!("metric_time__{}", grain.name()),
+            descending: false,
+        });
+    }
+
+    let query = MetricQuery {
+        metrics,
+        group_by,
+        where_filters,
+        start: Some(period.start),
+        end: Some(period.end),
+        order_by,
+        limit,
+    };
+    Ok(Plan {
+        query,
+        period,
+        grain,
+        keep_rows,
+    })
+}
+
+/// A filter in MetricFlow's syntax, with values as SQL literals.
+fn filter_sql(filter: &Filter) -> String {
+    let column = format!("{{{{ Dimension('{}') }}}}", filter.dimension);
+    let literals: Vec<String> = filter.values.iter().map(literal).collect();
+    match literals.as_slice() {
+        [single] => format!("{column} = {single}"),
+        many => format!("{column} IN ({})", many.join(", ")),
+    }
+}
+
+fn literal(value: &Value) -> String {
+    match value {
+        Value::Null => "NULL".to_owned(),
+        Value::Bool(flag) => flag.to_string(),
+        Value::Int(number) => number.to_string(),
+        Value::Float(number) => number.to_string(),
+        Value::Text(text) => format!("'{}'", text.replace('\'', "''")),
+        Value::Date(day) => format!("DATE '{}'", day.format("%Y-%m-%d")),
+        Value::Timestamp(moment) => format!("TIMESTAMP '{}'", moment.format("%Y-%m-%d %H:%M:%S")),
+    }
+}
+
+/// Describes a period for the answer text: one day, or its first and last day.
+pub fn describe_period(period: &Period, english: bool) -> String {
+    let format_day = |day: NaiveDate| day.format("%Y-%m-%d").to_string();
+    if period.start == period.end {
+        return if english {
+            format!("on {}", format_day(period.end))
+        } else {
+            format_day(period.end)
+        };
+    }
+    if english {
+        format!("from {} to {}", format_day(period.start), format_day(period.end))
+    } else {
+        format!("{} 至 {}", format_day(period.start), format_day(period.end))
+    }
+}

@@ -1,0 +1,118 @@
+//! The chat API's answer, field for field as the evaluation contract names them.
+
+use serde::Serialize;
+
+use crate::warehouse::Value;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AnswerKind {
+    /// A data answer.
+    Metric,
+    /// A knowledge-base answer.
+    Faq,
+    /// A metric's definition.
+    Glossary,
+    /// The server asks back.
+    Clarify,
+    /// Out of scope.
+    Fallback,
+    /// A request Wenshu will not do.
+    Refused,
+}
+
+/// One result column: its name, a label for people and a type.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ResponseColumn {
+    pub name: String,
+    pub label: String,
+    #[serde(rename = "type")]
+    pub type_name: String,
+}
+
+/// The chart the page should draw for a metric answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChartKind {
+    None,
+    Line,
+    Bar,
+    Pie,
+}
+
+/// A knowledge-base entry in an FAQ answer.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FaqHit {
+    pub id: String,
+    pub question: String,
+    pub answer: String,
+    pub score: f32,
+}
+
+/// The FAQ part of an answer: the entry found and the runners-up.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FaqAnswer {
+    #[serde(flatten)]
+    pub best: FaqHit,
+    pub runners_up: Vec<FaqHit>,
+}
+
+/// The answer to one chat message.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ChatResponse {
+    pub session_id: String,
+    pub kind: AnswerKind,
+    /// The answer a person reads, in the question's language.
+    pub text: String,
+    /// The self-contained question after merging the conversation's context.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rewritten: Option<String>,
+    /// The structured metric query.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub query: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sql: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub columns: Option<Vec<ResponseColumn>>,
+    /// Raw values: yuan as numbers, rates and shares as percentages,
+    /// dates as ISO strings, time buckets as their first day.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rows: Option<Vec<Vec<Value>>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub faq: Option<FaqAnswer>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub candidates: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chart: Option<ChartKind>,
+    /// The data date (数据日期) the answer is relative to, as an ISO date.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reference_date: Option<String>,
+    /// The definitions (口径) of the metrics used.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub definitions: Vec<String>,
+    /// Questions the person might ask next.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub suggestions: Vec<String>,
+}
+
+impl ChatResponse {
+    /// An answer with only a kind and a text.
+    pub fn text_only(session_id: &str, kind: AnswerKind, text: impl Into<String>) -> ChatResponse {
+        ChatResponse {
+            session_id: session_id.to_owned(),
+            kind,
+            text: text.into(),
+            rewritten: None,
+            query: None,
+            sql: None,
+            columns: None,
+            rows: None,
+            faq: None,
+            candidates: None,
+            chart: None,
+            reference_date: None,
+            definitions: Vec::new(),
+            suggestions: Vec::new(),
+        }
+    }
+}

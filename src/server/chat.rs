@@ -1,0 +1,250 @@
+//! `POST /api/chat`: one message in, one answer out.
+
+use std::time::Instant;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
+use axum::http::StatusCode;
+use axum::http::header::CONTENT_TYPE;
+use axum::response::{IntoResponse, Response};
+use serde_json::Value as Json;
+
+use super::error::ApiError;
+use super::state::AppState;
+
+/// Longest session id a client may send; generated ids are 32 characters.
+pub const MAX_SESSION_ID_CHARS: usize = 64;
+
+/// A chat request after its JSON was checked field by field.
+#[derive(Debug, PartialEq)]
+struct ChatRequest {
+    session_id: Option<String>,
+    message: Option<String>,
+}
+
+/// Answers one chat message.
+///
+/// 1. Rejects the request while the assistant is loading, or when the body
+///    is too large, not JSON, or has fields of the wrong type.
+/// 2. Checks the message and the session id, or creates a session id.
+/// 3. Waits for the session's previous turn to finish, then runs the
+///    assistant (which queries DuckDB) on the blocking thread pool.
+pub async fn chat(State(state): State<AppState>, body: Result<Bytes, BytesRejection>) -> Result<Response, ApiError> {
+    let started = Instant::now();
+    let Some(assistant) = state.assistant() else {
+        return Err(ApiError::NotReady);
+    };
+    let limits = state.limits();
+    let body = body.map_err(|rejection| body_error(&rejection, limits.max_body_bytes))?;
+    let request = parse_request(&body)?;
+    let message = check_message(request.message.as_deref().unwrap_or(""), limits.max_message_chars)?.to_owned();
+    let session_id = match request.session_id {
+        Some(id) => check_session_id(&id).map(|()| id)?,
+        None => new_session_id(),
+    };
+
+    let conversation = state.conversation(&session_id);
+    let mut turn = conversation.lock_owned().await;
+    let task_session_id = session_id.clone();
+    let message_chars = message.chars().count();
+    let answered = tokio::task::spawn_blocking(move || assistant.respond(&task_session_id, &mut turn, &message)).await;
+    let mut answer = answered.map_err(|error| ApiError::Internal(format!("the assistant task failed: {error}")))?;
+    answer.session_id = session_id;
+
+    let json = serde_json::to_string(&answer)
+        .map_err(|error| ApiError::Internal(format!("cannot serialize the answer: {error}")))?;
+    let kind = serde_json::to_value(answer.kind).unwrap_or(Json::Null);
+    tracing::info!(
+        session_id = %answer.session_id,
+        kind = kind.as_str().unwrap_or("unknown"),
+        metrics = %query_metrics(answer.query.as_ref()),
+        message_chars,
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "chat answered"
+    );
+    Ok((StatusCode::OK, [(CONTENT_TYPE, "application/json")], json).into_response())
+}
+
+/// Returns the trimmed message, or the error that rejects it: empty,
+/// whitespace or invisible characters only, or longer than `max_chars`
+/// characters (Unicode scalar values, so one Chinese character counts one).
+pub fn check_message(message: &str, max_chars: usize) -> Result<&str, ApiError> {
+    let trimmed = message.trim();
+    if trimmed.chars().all(is_invisible) {
+        return Err(ApiError::EmptyMessage);
+    }
+
+    let actual = trimmed.chars().count();
+    if actual > max_chars {
+        return Err(ApiError::MessageTooLong { max: max_chars, actual });
+    }
+    Ok(trimmed)
+}
+
+/// Checks a client's session id: 1 to 64 characters of `[A-Za-z0-9_-]`.
+pub fn check_session_id(id: &str) -> Result<(), ApiError> {
+    let valid_length = (1..=MAX_SESSION_ID_CHARS).contains(&id.len());
+    let valid_characters = id
+        .bytes()
+        .all(|byte| byte.is_ascii_alphanumeric() || byte == b'_' || byte == b'-');
+    if valid_length && valid_characters {
+        Ok(())
+    } else {
+        Err(ApiError::InvalidSessionId {
+            max: MAX_SESSION_ID_CHARS,
+        })
+    }
+}
+
+/// Creates a session id: a random (version 4) UUID as 32 hex digits, drawn
+/// from the operating system's random source so that it cannot be guessed.
+pub fn new_session_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+/// True for whitespace, control characters and the zero-width characters
+/// that render as nothing.
+fn is_invisible(character: char) -> bool {
+    character.is_whitespace()
+        || character.is_control()
+        || matches!(character, '\u{200B}'..='\u{200D}' | '\u{2060}' | '\u{FEFF}')
+}
+
+fn body_error(rejection: &BytesRejection, max_body_bytes: usize) -> ApiError {
+    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        return ApiError::BodyTooLarge { max: max_body_bytes };
+    }
+    ApiError::InvalidRequest(format!(
+        "请求体读取失败 / failed to read the request body: {}",
+        rejection.body_text()
+    ))
+}
+
+/// Parses the body as a JSON object with an optional string `message` and
+/// an optional string or null `session_id`; other fields are ignored.
+fn parse_request(body: &[u8]) -> Result<ChatRequest, ApiError> {
+    let value: Json = serde_json::from_slice(body).map_err(|error| ApiError::InvalidJson(error.to_string()))?;
+    let Json::Object(fields) = value else {
+        return Err(ApiError::InvalidRequest(format!(
+            "请求体必须是 JSON 对象 / request body must be a JSON object such as {{\"message\": \"...\"}}, got {}",
+            json_type(&value)
+        )));
+    };
+
+    Ok(ChatRequest {
+        session_id: optional_string(fields.get("session_id"), "session_id")?,
+        message: optional_string(fields.get("message"), "message")?,
+    })
+}
+
+fn optional_string(value: Option<&Json>, field: &str) -> Result<Option<String>, ApiError> {
+    match value {
+        None | Some(Json::Null) => Ok(None),
+        Some(Json::String(text)) => Ok(Some(text.clone())),
+        Some(other) => Err(ApiError::InvalidRequest(format!(
+            "字段 {field} 必须是字符串 / field `{field}` must be a string, got {}",
+            json_type(other)
+        ))),
+    }
+}
+
+fn json_type(value: &Json) -> &'static str {
+    match value {
+        Json::Null => "null",
+        Json::Bool(_) => "a boolean",
+        Json::Number(_) => "a number",
+        Json::String(_) => "a string",
+        Json::Array(_) => "an array",
+        Json::Object(_) => "an object",
+    }
+}
+
+/// The metric names of an answer's query, comma-separated, for the log.
+fn query_metrics(query: Option<&Json>) -> String {
+    let Some(Json::Array(metrics)) = query.and_then(|query| query.get("metrics")) else {
+        return String::new();
+    };
+    let names: Vec<&str> = metrics.iter().filter_map(Json::as_str).collect();
+    names.join(",")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn message_is_trimmed() {
+        assert_eq!(check_message("  日均存款 \n", 2000).unwrap(), "日均存款");
+    }
+
+    #[test]
+    fn blank_messages_are_rejected() {
+        for message in ["", "   ", "\u{3000}\t\n", "\u{200B}\u{FEFF}", "\0"] {
+            let result = check_message(message, 2000);
+
+            assert!(matches!(result, Err(ApiError::EmptyMessage)), "{message:?}: {result:?}");
+        }
+    }
+
+    #[test]
+    fn message_limit_counts_characters() {
+        let at_limit = "存".repeat(2000);
+        let over_limit = "存".repeat(2001);
+
+        assert!(check_message(&at_limit, 2000).is_ok());
+        assert!(matches!(
+            check_message(&over_limit, 2000),
+            Err(ApiError::MessageTooLong { max: 2000, actual: 2001 })
+        ));
+    }
+
+    #[test]
+    fn session_id_rules() {
+        assert!(check_session_id("abc-DEF_123").is_ok());
+        assert!(check_session_id(&"a".repeat(64)).is_ok());
+        for invalid in ["", "a b", "会话", "a/b", "x;y", &"a".repeat(65)] {
+            assert!(check_session_id(invalid).is_err(), "{invalid:?}");
+        }
+    }
+
+    #[test]
+    fn new_session_id_is_valid_and_unique() {
+        let first = new_session_id();
+        let second = new_session_id();
+
+        assert!(check_session_id(&first).is_ok());
+        assert_eq!(first.len(), 32);
+        assert_ne!(first, second);
+    }
+
+    #[test]
+    fn request_fields_are_type_checked() {
+        let parsed = parse_request(br#"{"session_id": null, "message": "hi", "extra": 1}"#).unwrap();
+        assert_eq!(
+            parsed,
+            ChatRequest {
+                session_id: None,
+                message: Some("hi".to_owned())
+            }
+        );
+
+        let wrong_type = parse_request(br#"{"message": 5}"#).unwrap_err();
+        assert_eq!(
+            wrong_type.to_string(),
+            "字段 message 必须是字符串 / field `message` must be a string, got a number"
+        );
+
+        assert!(matches!(parse_request(b"[1]"), Err(ApiError::InvalidRequest(_))));
+        assert!(matches!(parse_request(b"{\"message\": "), Err(ApiError::InvalidJson(_))));
+        assert!(matches!(parse_request(b""), Err(ApiError::InvalidJson(_))));
+    }
+
+    #[test]
+    fn query_metrics_lists_names() {
+        let query = serde_json::json!({"metrics": ["deposit_balance", "average_daily_balance"]});
+
+        assert_eq!(query_metrics(Some(&query)), "deposit_balance,average_daily_balance");
+        assert_eq!(query_metrics(None), "");
+    }
+}

@@ -1,0 +1,131 @@
+//! Errors of the HTTP API and their mapping to status codes.
+//!
+//! Every error leaves the server as `{"error": {"code": "...", "message": "..."}}`.
+//! A message the user can act on is written in Chinese first, then in
+//! English. An internal error sends a fixed message and logs its details.
+
+use axum::http::StatusCode;
+use axum::http::header::CONTENT_TYPE;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+/// The message sent for every internal error; the details go to the log.
+const INTERNAL_MESSAGE: &str = "服务内部错误，请稍后再试 / internal server error, try again later";
+
+/// A request the API rejects, or an internal failure while answering it.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("请求体不是有效的 JSON / request body is not valid JSON: {0}")]
+    InvalidJson(String),
+    /// Valid JSON of the wrong shape; the text says which field and why.
+    #[error("{0}")]
+    InvalidRequest(String),
+    #[error("问题不能为空 / the question is empty: send a non-empty `message`")]
+    EmptyMessage,
+    #[error(
+        "问题过长（最多 {max} 字，收到 {actual} 字）/ question too long (max {max} characters, got {actual})"
+    )]
+    MessageTooLong { max: usize, actual: usize },
+    #[error(
+        "会话 ID 无效 / invalid `session_id`: use 1 to {max} characters of A-Z, a-z, 0-9, `_` and `-`, \
+         or send null to start a new conversation"
+    )]
+    InvalidSessionId { max: usize },
+    #[error("请求体过大（最多 {max} 字节）/ request body too large (max {max} bytes)")]
+    BodyTooLarge { max: usize },
+    #[error("服务正在启动，请稍后再试 / the server is starting, try again shortly")]
+    NotReady,
+    #[error("接口不存在 / not found: no endpoint at `{0}`")]
+    NotFound(String),
+    #[error("不支持该请求方法 / method `{method}` is not allowed on `{path}`")]
+    MethodNotAllowed { method: String, path: String },
+    /// A bug or a broken dependency; the text is logged, never sent.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    /// The status code and the machine-readable code of each error.
+    pub fn status_and_code(&self) -> (StatusCode, &'static str) {
+        match self {
+            ApiError::InvalidJson(_) => (StatusCode::BAD_REQUEST, "invalid_json"),
+            ApiError::InvalidRequest(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
+            ApiError::EmptyMessage => (StatusCode::BAD_REQUEST, "empty_message"),
+            ApiError::MessageTooLong { .. } => (StatusCode::BAD_REQUEST, "message_too_long"),
+            ApiError::InvalidSessionId { .. } => (StatusCode::BAD_REQUEST, "invalid_session_id"),
+            ApiError::BodyTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large"),
+            ApiError::NotReady => (StatusCode::SERVICE_UNAVAILABLE, "not_ready"),
+            ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            ApiError::MethodNotAllowed { .. } => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
+            ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        }
+    }
+
+    /// The text sent to the client.
+    fn client_message(&self) -> String {
+        match self {
+            ApiError::Internal(_) => INTERNAL_MESSAGE.to_owned(),
+            other => other.to_string(),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: ErrorDetail<'a>,
+}
+
+#[derive(Serialize)]
+struct ErrorDetail<'a> {
+    code: &'a str,
+    message: String,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code) = self.status_and_code();
+        if status.is_server_error() {
+            tracing::error!(status = status.as_u16(), code, error = %self, "request failed");
+        } else {
+            tracing::info!(status = status.as_u16(), code, "request rejected");
+        }
+
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code,
+                message: self.client_message(),
+            },
+        };
+        // Serializing two strings cannot fail; the fallback keeps the shape anyway.
+        let json = serde_json::to_string(&body).unwrap_or_else(|_| {
+            format!(r#"{{"error":{{"code":"{code}","message":"{INTERNAL_MESSAGE}"}}}}"#)
+        });
+        (status, [(CONTENT_TYPE, "application/json")], json).into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn internal_error_hides_details() {
+        let error = ApiError::Internal("duckdb: table `x` not found".to_owned());
+
+        assert_eq!(error.client_message(), INTERNAL_MESSAGE);
+        assert_eq!(error.status_and_code().0, StatusCode::INTERNAL_SERVER_ERROR);
+    }
+
+    #[test]
+    fn too_long_message_names_limit() {
+        let error = ApiError::MessageTooLong {
+            max: 2000,
+            actual: 10_000,
+        };
+
+        assert_eq!(
+            error.client_message(),
+            "问题过长（最多 2000 字，收到 10000 字）/ question too long (max 2000 characters, got 10000)"
+        );
+    }
+}

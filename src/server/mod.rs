@@ -1,0 +1,213 @@
+//! The HTTP API: chat, health and the metric catalog, served with axum.
+//!
+//! [`router`] builds the routes over an [`AppState`] without a socket, so
+//! tests drive it directly. [`serve`] binds the address and starts
+//! answering 503 at once, loads the assistant on the blocking thread pool,
+//! then answers normally until Ctrl-C or SIGTERM, when it stops accepting
+//! connections and finishes the requests in flight.
+//!
+//! | route | answer |
+//! |---|---|
+//! | `POST /api/chat` | the assistant's answer to `{session_id?, message}` |
+//! | `GET /api/health` | `{"status": "ok", "reference_date": ..., "metrics": ...}` |
+//! | `GET /api/metrics` | every metric with its labels and group-by items |
+//!
+//! Errors are `{"error": {"code": ..., "message": ...}}` with a 4xx or 5xx
+//! status (see [`ApiError`]).
+
+mod catalog;
+mod chat;
+mod error;
+mod session;
+mod state;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{Method, Uri};
+use axum::routing::{get, post};
+use tokio::net::TcpListener;
+
+use crate::assistant::Assistant;
+
+pub use catalog::{Catalog, DimensionEntry, MetricEntry};
+pub use chat::{MAX_SESSION_ID_CHARS, check_message, check_session_id, new_session_id};
+pub use error::ApiError;
+pub use session::{Conversation, SessionStore};
+pub use state::AppState;
+
+/// The address `wenshu serve` listens on by default: loopback only.
+pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
+
+/// Limits on requests and sessions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// Longest accepted message, in characters (default 2,000).
+    pub max_message_chars: usize,
+    /// Largest accepted request body, in bytes (default 64 KiB). A body over
+    /// it gets a 413.
+    pub max_body_bytes: usize,
+    /// A session unused for this long is forgotten (default 30 minutes).
+    pub session_idle_timeout: Duration,
+    /// Most sessions kept at once; the least recently used one is evicted
+    /// to make room (default 10,000).
+    pub max_sessions: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_message_chars: 2_000,
+            max_body_bytes: 64 * 1024,
+            session_idle_timeout: Duration::from_secs(30 * 60),
+            max_sessions: 10_000,
+        }
+    }
+}
+
+/// What [`serve`] needs to start.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub bind: SocketAddr,
+    /// The semantic-layer folder.
+    pub semantic_layer: PathBuf,
+    /// The DuckDB warehouse, opened read-only.
+    pub warehouse: PathBuf,
+    pub limits: Limits,
+}
+
+/// Builds the API's routes over `state`.
+pub fn router(state: AppState) -> Router {
+    let max_body_bytes = state.limits().max_body_bytes;
+    Router::new()
+        .route("/api/chat", post(chat::chat))
+        .route("/api/health", get(catalog::health))
+        .route("/api/metrics", get(catalog::metrics))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(max_body_bytes))
+        .with_state(state)
+}
+
+/// Listens on `config.bind` and serves the API until Ctrl-C or SIGTERM.
+pub async fn serve(config: ServerConfig) -> anyhow::Result<()> {
+    let listener = TcpListener::bind(config.bind)
+        .await
+        .with_context(|| format!("cannot listen on `{}`", config.bind))?;
+    run(listener, config, shutdown_signal()).await
+}
+
+/// Serves the API on `listener` until `shutdown` completes, then waits for
+/// the requests in flight. `config.bind` is not used.
+///
+/// 1. Starts serving at once: every endpoint returns 503 while loading.
+/// 2. Loads the semantic layer, opens the warehouse and builds the metric
+///    catalog on the blocking thread pool.
+/// 3. On success, answers normally. On failure, stops the server and
+///    returns the loading error.
+pub async fn run(
+    listener: TcpListener,
+    config: ServerConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let address = listener.local_addr().context("cannot read the listening address")?;
+    let state = AppState::starting(config.limits.clone());
+    let (load_failed, load_failure) = tokio::sync::oneshot::channel::<()>();
+
+    let stop = async move {
+        tokio::select! {
+            () = shutdown => {}
+            // Only a failed load sends; a dropped sender disables this branch.
+            Ok(()) = load_failure => {}
+        }
+    };
+    let server = axum::serve(listener, router(state.clone())).with_graceful_shutdown(stop);
+    let server = tokio::spawn(server.into_future());
+    tracing::info!(%address, "listening; loading the semantic layer and the warehouse");
+
+    let loaded = load(state, config).await;
+    if loaded.is_err() {
+        let _ = load_failed.send(());
+    }
+
+    let served = server.await;
+    tracing::info!(%address, "server stopped");
+    loaded?;
+    served
+        .context("the server task failed")?
+        .context("the server failed")
+}
+
+/// Opens the assistant on the blocking thread pool and marks `state` ready.
+async fn load(state: AppState, config: ServerConfig) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let loading = tokio::task::spawn_blocking(move || -> anyhow::Result<AppState> {
+        let assistant = Assistant::open(&config.semantic_layer, &config.warehouse).with_context(|| {
+            format!(
+                "cannot start the assistant with semantic layer `{}` and warehouse `{}`",
+                config.semantic_layer.display(),
+                config.warehouse.display()
+            )
+        })?;
+        state.mark_ready(Arc::new(assistant));
+        Ok(state)
+    });
+    let state = loading.await.context("loading the assistant failed")??;
+
+    let reference_date = state.catalog().map(|catalog| catalog.reference_date);
+    tracing::info!(
+        reference_date = ?reference_date,
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "ready"
+    );
+    Ok(())
+}
+
+/// Completes on Ctrl-C or, on Unix, SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::warn!(%error, "cannot listen for Ctrl-C; stop the server with SIGTERM");
+            std::future::pending::<()>().await;
+        }
+    };
+
+    #[cfg(unix)]
+    let terminate = async {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                terminate.recv().await;
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for SIGTERM; stop the server with Ctrl-C");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+    tracing::info!("shutdown requested; finishing the requests in flight");
+}
+
+async fn not_found(uri: Uri) -> ApiError {
+    ApiError::NotFound(uri.path().to_owned())
+}
+
+async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
+    ApiError::MethodNotAllowed {
+        method: method.to_string(),
+        path: uri.path().to_owned(),
+    }
+}

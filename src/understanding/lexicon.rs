@@ -1,0 +1,302 @@
+//! The words a question can use, built from the semantic layer and from
+//! the dimension values stored in the warehouse.
+//!
+//! Nothing here knows about deposits: a metric, synonym or value added to
+//! the YAML is found after the lexicon is rebuilt.
+
+use std::collections::HashMap;
+
+use crate::compiler::relation_sql;
+use crate::semantic::{DimensionKind, EntityKind, SemanticLayer};
+use crate::warehouse::{Value, Warehouse, WarehouseError};
+
+/// What a matched word stands for.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Target {
+    Metric(String),
+    /// A dimension, used as a breakdown (各支行, 按区县, by branch).
+    Dimension(String),
+    /// A stored value of a dimension, used as a filter (个人, 梅江支行).
+    Value { dimension: String, value: Value },
+}
+
+/// One word of the lexicon and what it stands for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Entry {
+    pub target: Target,
+    /// Synonyms rank above stored values that are spelt the same, because
+    /// analysts write them to settle such clashes.
+    pub priority: u8,
+}
+
+/// A span of the question matched to lexicon entries.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Match {
+    /// Byte range in the normalised question.
+    pub start: usize,
+    pub end: usize,
+    pub text: String,
+    pub entries: Vec<Entry>,
+}
+
+/// A dimension's group-by name and its label.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DimensionInfo {
+    pub item: String,
+    pub label: String,
+    pub values: Vec<Value>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Lexicon {
+    words: HashMap<String, Vec<Entry>>,
+    longest: usize,
+    pub dimensions: Vec<DimensionInfo>,
+}
+
+/// At most this many distinct values of one dimension enter the lexicon;
+/// a dimension with more (account numbers) is a breakdown, not a filter.
+const MAX_VALUES: usize = 2_000;
+
+impl Lexicon {
+    /// Builds the lexicon; reads each categorical dimension's values.
+    pub fn build(layer: &SemanticLayer, warehouse: &Warehouse) -> Result<Lexicon, WarehouseError> {
+        let mut lexicon = Lexicon::default();
+        for metric in &layer.metrics {
+            let target = Target::Metric(metric.name.clone());
+            lexicon.add(&metric.name.replace('_', " "), target.clone(), 1);
+            if let Some(label) = &metric.label {
+                lexicon.add(label, target.clone(), 2);
+            }
+            for synonym in &metric.synonyms {
+                lexicon.add(synonym, target.clone(), 2);
+            }
+        }
+
+        // Dimensions are reached through the models where an entity is the
+        // primary key: `branch__branch_name` lives in the branch model.
+        for model in &layer.semantic_models {
+            let Some(entity) = model
+                .entities
+                .iter()
+                .find(|entity| entity.kind == EntityKind::Primary && model.has_key_column())
+            else {
+                continue;
+            };
+            for dimension in &model.dimensions {
+                if dimension.kind != DimensionKind::Categorical {
+                    continue;
+                }
+                let item = format!("{}__{}", entity.name, dimension.name);
+                let label = dimension.label.clone().unwrap_or_else(|| dimension.name.clone());
+                let target = Target::Dimension(item.clone());
+                lexicon.add(&label, target.clone(), 2);
+                for synonym in &dimension.synonyms {
+                    lexicon.add(synonym, target.clone(), 2);
+                }
+
+                let relation = relation_sql(&model.relation);
+                let sql = format!(
+                    "SELECT DISTINCT {expr} FROM {relation} WHERE {expr} IS NOT NULL ORDER BY 1 LIMIT {}",
+                    MAX_VALUES + 1,
+                    expr = dimension.expr
+                );
+                let values: Vec<Value> = warehouse
+                    .query(&sql)?
+                    .rows
+                    .into_iter()
+                    .filter_map(|row| row.into_iter().next())
+                    .collect();
+                let filterable = values.len() <= MAX_VALUES;
+                if filterable {
+                    for value in &values {
+                        // Plain numbers and booleans are too ambiguous to match as words.
+                        if let Value::Text(text) = value {
+                            let target = Target::Value {
+                                dimension: item.clone(),
+                                value: value.clone(),
+                            };
+                            lexicon.add(text, target, 1);
+                        }
+                    }
+                    for (stored, synonyms) in &dimension.value_synonyms {
+                        let Some(value) = values.iter().find(|value| value.to_string() == *stored) else {
+                            continue;
+                        };
+                        for synonym in synonyms {
+                            let target = Target::Value {
+                                dimension: item.clone(),
+                                value: value.clone(),
+                            };
+                            lexicon.add(synonym, target, 3);
+                        }
+                    }
+                }
+                lexicon.dimensions.push(DimensionInfo {
+                    item,
+                    label,
+                    values: if filterable { values } else { Vec::new() },
+                });
+            }
+        }
+        Ok(lexicon)
+    }
+
+    fn add(&mut self, word: &str, target: Target, priority: u8) {
+        let key = normalize(word);
+        if key.is_empty() {
+            return;
+        }
+        self.longest = self.longest.max(key.chars().count());
+        let entries = self.words.entry(key).or_default();
+        if !entries.iter().any(|entry| entry.target == target) {
+            entries.push(Entry { target, priority });
+        }
+    }
+
+    /// Finds the longest lexicon words in `text`, left to right, without
+    /// overlaps. `text` must already be normalised.
+    pub fn find(&self, text: &str) -> Vec<Match> {
+        let characters: Vec<(usize, char)> = text.char_indices().collect();
+        let mut matches = Vec::new();
+        let mut index = 0;
+        while index < characters.len() {
+            let mut found = self.longest_at(text, &characters, index);
+            // 各 and 每 mark a breakdown and rarely start a term: in 各行业
+            // the word is 行业, not 各行 followed by a stray 业.
+            if let Some((length, ..)) = found {
+                let marker = matches!(characters[index].1, '各' | '每');
+                let next = self.longest_at(text, &characters, index + 1);
+                if marker && next.is_some_and(|(next_length, ..)| next_length + 1 > length) {
+                    found = None;
+                }
+            }
+            match found {
+                Some((length, start, end, entries)) => {
+                    let best = entries.iter().map(|entry| entry.priority).max().unwrap_or(0);
+                    matches.push(Match {
+                        start,
+                        end,
+                        text: text[start..end].to_owned(),
+                        entries: entries.iter().filter(|entry| entry.priority == best).cloned().collect(),
+                    });
+                    index += length;
+                }
+                None => index += 1,
+            }
+        }
+        matches
+    }
+
+    /// The longest word starting at character `index`, with its length in
+    /// characters and byte range.
+    fn longest_at<'w>(
+        &'w self,
+        text: &str,
+        characters: &[(usize, char)],
+        index: usize,
+    ) -> Option<(usize, usize, usize, &'w Vec<Entry>)> {
+        if index >= characters.len() {
+            return None;
+        }
+        let longest = self.longest.min(characters.len() - index);
+        for length in (1..=longest).rev() {
+            let start = characters[index].0;
+            let end = characters.get(index + length).map_or(text.len(), |(offset, _)| *offset);
+            if let Some(entries) = self.words.get(&text[start..end]) {
+                if is_word_boundary(text, start, end) {
+                    return Some((length, start, end, entries));
+                }
+            }
+        }
+        None
+    }
+
+    /// The number of distinct values of a dimension item in the lexicon.
+    pub fn value_count(&self, item: &str) -> usize {
+        self.dimensions
+            .iter()
+            .find(|dimension| dimension.item == item)
+            .map_or(usize::MAX, |dimension| dimension.values.len())
+    }
+
+    /// The label of a dimension item.
+    pub fn dimension_label(&self, item: &str) -> Option<&str> {
+        self.dimensions
+            .iter()
+            .find(|dimension| dimension.item == item)
+            .map(|dimension| dimension.label.as_str())
+    }
+}
+
+/// An ASCII word must not start or end inside another ASCII word
+/// (`IT` must not match inside `with`); CJK text has no such boundaries.
+fn is_word_boundary(text: &str, start: usize, end: usize) -> bool {
+    let inner_first = text[start..end].chars().next();
+    let inner_last = text[start..end].chars().last();
+    let before = text[..start].chars().last();
+    let after = text[end..].chars().next();
+    let joins = |outer: Option<char>, inner: Option<char>| {
+        matches!((outer, inner), (Some(outer), Some(inner)) if outer.is_ascii_alphanumeric() && inner.is_ascii_alphanumeric())
+    };
+    !joins(before, inner_first) && !joins(after, inner_last)
+}
+
+/// Lowercases ASCII, turns full-width forms into ASCII and collapses spaces.
+pub fn normalize(text: &str) -> String {
+    let mut normalized = String::with_capacity(text.len());
+    let mut last_space = true;
+    for character in text.chars() {
+        let character = match character {
+            '\u{FF01}'..='\u{FF5E}' => char::from_u32(character as u32 - 0xFEE0).unwrap_or(character),
+            '\u{3000}' => ' ',
+            other => other,
+        };
+        if character.is_whitespace() {
+            if !last_space {
+                normalized.push(' ');
+            }
+            last_space = true;
+            continue;
+        }
+        normalized.push(character.to_ascii_lowercase());
+        last_space = false;
+    }
+    normalized.trim_end().to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lexicon(words: &[(&str, Target, u8)]) -> Lexicon {
+        let mut lexicon = Lexicon::default();
+        for (word, target, priority) in words {
+            lexicon.add(word, target.clone(), *priority);
+        }
+        lexicon
+    }
+
+    #[test]
+    fn longest_match_wins() {
+        let lexicon = lexicon(&[
+            ("存款", Target::Metric("balance".into()), 2),
+            ("日均存款", Target::Metric("average".into()), 2),
+        ]);
+        let matches = lexicon.find("今年日均存款");
+        assert_eq!(matches.len(), 1);
+        assert_eq!(matches[0].text, "日均存款");
+    }
+
+    #[test]
+    fn ascii_words_need_boundaries() {
+        let lexicon = lexicon(&[("it", Target::Dimension("industry".into()), 2)]);
+        assert!(lexicon.find("with").is_empty());
+        assert_eq!(lexicon.find("it industry").len(), 1);
+    }
+
+    #[test]
+    fn normalize_full_width_and_case() {
+        assert_eq!(normalize("ＡＢＣ１２３  Deposit"), "abc123 deposit");
+    }
+}
