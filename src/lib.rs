@@ -9,6 +9,7 @@
 //!   and a period, by rules over the semantic layer.
 //! - [`compiler`]: a typed metric query compiled to SQL through a dialect.
 //! - [`warehouse`]: the DuckDB database the SQL runs on.
+//! - [`faq`]: the e-banking knowledge base, searched with tantivy and jieba.
 //! - [`assistant`]: one chat message in, one answer out.
 //! - [`server`]: the HTTP chat API over the assistant, with sessions.
 //! - [`demo`]: the generator of the embedded demo warehouse.
@@ -18,6 +19,7 @@ pub mod assistant;
 pub mod compiler;
 pub mod conformance;
 pub mod demo;
+pub mod faq;
 pub mod semantic;
 pub mod server;
 pub mod understanding;

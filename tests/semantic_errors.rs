@@ -1,8 +1,8 @@
 //! The loader's diagnostics on semantic layers with one deliberate mistake.
 //!
 //! Each folder under `tests/fixtures/broken/` is a small semantic layer with
-//! one mistake, described in a comment at the top of the file that contains it;
-//! `tests/fixtures/valid/` has none. The tests assert the full text a user
+//! one mistake, described in a comment at the top of the file that contains
+//! it. `tests/fixtures/valid/` has none. The tests assert the full text a user
 //! sees from `wenshu check`: file:line:column, the message and the "did you
 //! mean" suggestion. Folders are given relative to the crate root, which is
 //! the working directory cargo gives integration tests, so the file names in

@@ -22,7 +22,9 @@ use wenshu::demo::{DemoOptions, generate};
 use wenshu::server::{AppState, Limits, ServerConfig, router, run};
 
 /// The kinds of answer the API contract allows.
-const KINDS: [&str; 6] = ["metric", "faq", "glossary", "clarify", "fallback", "refused"];
+const KINDS: [&str; 6] = [
+    "metric", "faq", "glossary", "clarify", "fallback", "refused",
+];
 
 /// The demo warehouse's latest `biz_date`.
 const REFERENCE_DATE: &str = "2026-11-30";
@@ -48,7 +50,8 @@ fn demo_warehouse() -> &'static Path {
             seed: 42,
             progress: false,
         };
-        generate(&options).unwrap_or_else(|error| panic!("cannot generate the demo warehouse: {error}"));
+        generate(&options)
+            .unwrap_or_else(|error| panic!("cannot generate the demo warehouse: {error}"));
         out
     })
 }
@@ -125,11 +128,17 @@ async fn get(app: &Router, path: &str) -> (StatusCode, Value) {
 /// Checks a 200 chat answer: the fields the contract always requires.
 fn assert_answer(status: StatusCode, body: &Value) {
     assert_eq!(status, StatusCode::OK, "{body}");
-    let session_id = body["session_id"].as_str().unwrap_or_else(|| panic!("no session_id: {body}"));
+    let session_id = body["session_id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no session_id: {body}"));
     assert!(!session_id.is_empty(), "{body}");
-    let kind = body["kind"].as_str().unwrap_or_else(|| panic!("no kind: {body}"));
+    let kind = body["kind"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no kind: {body}"));
     assert!(KINDS.contains(&kind), "unknown kind `{kind}`: {body}");
-    let text = body["text"].as_str().unwrap_or_else(|| panic!("no text: {body}"));
+    let text = body["text"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no text: {body}"));
     assert!(!text.trim().is_empty(), "empty text: {body}");
 }
 
@@ -137,12 +146,18 @@ fn assert_answer(status: StatusCode, body: &Value) {
 /// `{"error": {"code": code, "message": "<non-empty>"}}`.
 fn assert_error(status: StatusCode, body: &Value, expected_status: StatusCode, code: &str) {
     assert_eq!(status, expected_status, "{body}");
-    let outer = body.as_object().unwrap_or_else(|| panic!("not an object: {body}"));
+    let outer = body
+        .as_object()
+        .unwrap_or_else(|| panic!("not an object: {body}"));
     assert_eq!(outer.len(), 1, "extra top-level fields: {body}");
-    let error = body["error"].as_object().unwrap_or_else(|| panic!("no error object: {body}"));
+    let error = body["error"]
+        .as_object()
+        .unwrap_or_else(|| panic!("no error object: {body}"));
     assert_eq!(error.len(), 2, "extra error fields: {body}");
     assert_eq!(error["code"], code, "{body}");
-    let message = error["message"].as_str().unwrap_or_else(|| panic!("no message: {body}"));
+    let message = error["message"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no message: {body}"));
     assert!(!message.is_empty(), "{body}");
 }
 
@@ -158,7 +173,10 @@ async fn chat_round_trip() {
     assert_answer(status, &body);
     let session_id = body["session_id"].as_str().unwrap_or_default();
     assert_eq!(session_id.len(), 32, "{body}");
-    assert!(session_id.bytes().all(|byte| byte.is_ascii_hexdigit()), "{body}");
+    assert!(
+        session_id.bytes().all(|byte| byte.is_ascii_hexdigit()),
+        "{body}"
+    );
 }
 
 #[tokio::test]
@@ -201,7 +219,12 @@ async fn concurrent_turns_of_one_session() {
     for turn in 0..6 {
         let app = app.clone();
         tasks.push(tokio::spawn(async move {
-            ask(&app, Some("shared-session"), &format!("第{turn}个问题：存款余额")).await
+            ask(
+                &app,
+                Some("shared-session"),
+                &format!("第{turn}个问题：存款余额"),
+            )
+            .await
         }));
     }
 
@@ -294,7 +317,13 @@ async fn message_at_limit_is_accepted() {
 async fn malformed_json_is_rejected() {
     let app = app();
 
-    for body in ["", "not json", r#"{"message": "存款"#, r#"{"message": '存款'}"#, "{\"message\": \"a\"} x"] {
+    for body in [
+        "",
+        "not json",
+        r#"{"message": "存款"#,
+        r#"{"message": '存款'}"#,
+        "{\"message\": \"a\"} x",
+    ] {
         let (status, response) = post_chat(&app, body).await;
 
         assert_error(status, &response, StatusCode::BAD_REQUEST, "invalid_json");
@@ -318,7 +347,12 @@ async fn wrong_field_types_are_rejected() {
     for body in bodies {
         let (status, response) = post_chat(&app, body).await;
 
-        assert_error(status, &response, StatusCode::BAD_REQUEST, "invalid_request");
+        assert_error(
+            status,
+            &response,
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        );
     }
 }
 
@@ -330,7 +364,33 @@ async fn oversized_body_is_rejected() {
 
     let (status, response) = post_chat(&app, body).await;
 
-    assert_error(status, &response, StatusCode::PAYLOAD_TOO_LARGE, "body_too_large");
+    assert_error(
+        status,
+        &response,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "body_too_large",
+    );
+}
+
+#[tokio::test]
+async fn oversized_content_length_is_rejected_unread() {
+    let app = app();
+    let request = Request::builder()
+        .method(Method::POST)
+        .uri("/api/chat")
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::CONTENT_LENGTH, "10000000")
+        .body(Body::from(r#"{"message": "存款余额"}"#))
+        .expect("a valid request");
+
+    let (status, response) = send(&app, request).await;
+
+    assert_error(
+        status,
+        &response,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "body_too_large",
+    );
 }
 
 #[tokio::test]
@@ -373,7 +433,12 @@ async fn wrong_method_returns_405() {
 
     let (status, body) = get(&app, "/api/chat").await;
 
-    assert_error(status, &body, StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed");
+    assert_error(
+        status,
+        &body,
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -399,14 +464,18 @@ async fn metrics_lists_every_metric() {
 
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["reference_date"], REFERENCE_DATE);
-    let metrics = body["metrics"].as_array().unwrap_or_else(|| panic!("no metrics: {body}"));
+    let metrics = body["metrics"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no metrics: {body}"));
     assert_eq!(metrics.len(), assistant().layer().metrics.len());
     for metric in metrics {
         assert!(metric["name"].is_string(), "{metric}");
         assert!(metric["label"].is_string(), "{metric}");
         assert!(metric["synonyms"].is_array(), "{metric}");
         assert!(metric["time_grains"].is_array(), "{metric}");
-        let dimensions = metric["dimensions"].as_array().unwrap_or_else(|| panic!("{metric}"));
+        let dimensions = metric["dimensions"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{metric}"));
         for dimension in dimensions {
             let name = dimension["name"].as_str().unwrap_or_default();
             assert!(name.contains("__"), "{dimension}");
@@ -429,17 +498,29 @@ async fn deposit_balance_catalog_entry() {
     assert_eq!(balance["label"], "存款余额");
     assert_eq!(balance["unit"], "yuan");
     assert_eq!(balance["default_period"], "reference_date");
-    assert!(balance["synonyms"].as_array().is_some_and(|synonyms| !synonyms.is_empty()));
-    let grains = balance["time_grains"].as_array().cloned().unwrap_or_default();
+    assert!(
+        balance["synonyms"]
+            .as_array()
+            .is_some_and(|synonyms| !synonyms.is_empty())
+    );
+    let grains = balance["time_grains"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     assert!(grains.contains(&json!("month")), "{balance}");
-    let dimensions = balance["dimensions"].as_array().cloned().unwrap_or_default();
+    let dimensions = balance["dimensions"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     let customer_type = dimensions
         .iter()
         .find(|dimension| dimension["name"] == "customer__customer_type")
         .unwrap_or_else(|| panic!("no customer__customer_type: {balance}"));
     assert_eq!(customer_type["label"], "客户类型");
     assert!(
-        dimensions.iter().any(|dimension| dimension["name"] == "branch__branch_name"),
+        dimensions
+            .iter()
+            .any(|dimension| dimension["name"] == "branch__branch_name"),
         "{balance}"
     );
 }
@@ -450,7 +531,8 @@ async fn deposit_balance_catalog_entry() {
 /// Sends one HTTP/1.1 request with `Connection: close` and returns the
 /// status code and the body parsed as JSON.
 fn http(address: SocketAddr, method: &str, path: &str, body: &str) -> (u16, Value) {
-    let mut stream = TcpStream::connect(address).unwrap_or_else(|error| panic!("cannot connect to {address}: {error}"));
+    let mut stream = TcpStream::connect(address)
+        .unwrap_or_else(|error| panic!("cannot connect to {address}: {error}"));
     stream
         .set_read_timeout(Some(Duration::from_secs(120)))
         .expect("a read timeout");
@@ -459,10 +541,14 @@ fn http(address: SocketAddr, method: &str, path: &str, body: &str) -> (u16, Valu
          Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
-    stream.write_all(request.as_bytes()).expect("the request is sent");
+    stream
+        .write_all(request.as_bytes())
+        .expect("the request is sent");
 
     let mut response = String::new();
-    stream.read_to_string(&mut response).expect("the response is read");
+    stream
+        .read_to_string(&mut response)
+        .expect("the response is read");
     let (head, body) = response
         .split_once("\r\n\r\n")
         .unwrap_or_else(|| panic!("no header end: {response}"));
@@ -471,7 +557,8 @@ fn http(address: SocketAddr, method: &str, path: &str, body: &str) -> (u16, Valu
         .nth(1)
         .and_then(|code| code.parse().ok())
         .unwrap_or_else(|| panic!("no status line: {head}"));
-    let json = serde_json::from_str(body).unwrap_or_else(|error| panic!("status {status}: not JSON ({error}): {body}"));
+    let json = serde_json::from_str(body)
+        .unwrap_or_else(|error| panic!("status {status}: not JSON ({error}): {body}"));
     (status, json)
 }
 
@@ -509,7 +596,12 @@ fn serve_on_loopback_port() {
     };
     assert_eq!(health["reference_date"], REFERENCE_DATE);
 
-    let (status, first) = http(address, "POST", "/api/chat", r#"{"message": "今年以来日均存款是多少"}"#);
+    let (status, first) = http(
+        address,
+        "POST",
+        "/api/chat",
+        r#"{"message": "今年以来日均存款是多少"}"#,
+    );
     assert_answer(StatusCode::from_u16(status).expect("a status"), &first);
     let session_id = first["session_id"].as_str().unwrap_or_default().to_owned();
     let follow_up = json!({ "session_id": session_id, "message": "按月呢" }).to_string();
@@ -517,10 +609,18 @@ fn serve_on_loopback_port() {
     assert_answer(StatusCode::from_u16(status).expect("a status"), &second);
     assert_eq!(second["session_id"], session_id.as_str());
     let (status, error) = http(address, "POST", "/api/chat", "{");
-    assert_error(StatusCode::from_u16(status).expect("a status"), &error, StatusCode::BAD_REQUEST, "invalid_json");
+    assert_error(
+        StatusCode::from_u16(status).expect("a status"),
+        &error,
+        StatusCode::BAD_REQUEST,
+        "invalid_json",
+    );
 
     stop.send(()).expect("the server is running");
     let outcome = runtime.block_on(server).expect("the server task panicked");
     assert!(outcome.is_ok(), "{outcome:?}");
-    assert!(TcpStream::connect(address).is_err(), "{address} still accepts connections");
+    assert!(
+        TcpStream::connect(address).is_err(),
+        "{address} still accepts connections"
+    );
 }

@@ -214,7 +214,11 @@ impl Assistant {
             ChartKind::None
         };
 
-        let text = self.describe_result(&plan, &compiled.columns, &rows, english);
+        let mut text = self.describe_result(&plan, &compiled.columns, &rows, english);
+        if let Some(description) = first_metric.and_then(|metric| metric.description.as_ref()) {
+            let heading = if english { "Definition (口径)" } else { "口径" };
+            text.push_str(&format!("\n{heading}：{description}"));
+        }
         let rewritten = follow_up.then(|| self.rewrite(&merged, &plan, english));
         let definitions = plan
             .query
@@ -243,6 +247,7 @@ impl Assistant {
         response.rewritten = rewritten;
         response.reference_date = Some(self.time_context.reference.to_string());
         response.definitions = definitions;
+        response.evidence = merged.evidence.clone();
         response.suggestions = self.follow_up_suggestions(&plan, english);
 
         state.last = Some(Turn {

@@ -146,9 +146,9 @@ fn data_range(layer: &SemanticLayer, warehouse: &Warehouse) -> Result<(NaiveDate
         let table = warehouse.query(&sql)?;
         if let Some([Value::Date(first), Value::Date(last)]) = table.rows.first().map(Vec::as_slice) {
             range = Some(match range {
-                // The reference date is the latest day of any fact; the
-                // first day is that of the fact that starts latest, so that
-                // periods before it are reported as having no data.
+                // The reference date is the latest day of any fact. The first
+                // day is that of the fact that starts latest, so periods
+                // before it are reported as having no data.
                 Some((known_first, known_last)) => (known_first.max(*first), known_last.max(*last)),
                 None => (*first, *last),
             });

@@ -90,6 +90,9 @@ pub struct ChatResponse {
     /// The definitions (口径) of the metrics used.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub definitions: Vec<String>,
+    /// Which words of the question matched which metric, dimension or value.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub evidence: Vec<crate::understanding::interpret::Evidence>,
     /// Questions the person might ask next.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub suggestions: Vec<String>,
@@ -112,6 +115,7 @@ impl ChatResponse {
             chart: None,
             reference_date: None,
             definitions: Vec::new(),
+            evidence: Vec::new(),
             suggestions: Vec::new(),
         }
     }

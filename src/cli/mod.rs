@@ -88,7 +88,7 @@ enum Command {
     },
     /// Serve the chat API over HTTP until Ctrl-C or SIGTERM.
     Serve {
-        /// The warehouse to answer from (default: data/demo.duckdb, generated
+        /// The DuckDB warehouse to query (default: data/demo.duckdb, generated
         /// first when missing).
         #[arg(long)]
         warehouse: Option<PathBuf>,
@@ -105,7 +105,7 @@ enum Command {
         /// Print the chat API's JSON response instead of the text.
         #[arg(long)]
         json: bool,
-        /// The warehouse to answer from (default: data/demo.duckdb, generated
+        /// The DuckDB warehouse to query (default: data/demo.duckdb, generated
         /// first when missing).
         #[arg(long)]
         warehouse: Option<PathBuf>,
@@ -283,7 +283,11 @@ fn run_query(
     Ok(ExitCode::SUCCESS)
 }
 
-fn run_serve(warehouse: Option<PathBuf>, semantic_layer: PathBuf, bind: SocketAddr) -> anyhow::Result<ExitCode> {
+fn run_serve(
+    warehouse: Option<PathBuf>,
+    semantic_layer: PathBuf,
+    bind: SocketAddr,
+) -> anyhow::Result<ExitCode> {
     let config = ServerConfig {
         bind,
         semantic_layer,
@@ -331,7 +335,9 @@ fn warehouse_or_demo(warehouse: Option<PathBuf>) -> anyhow::Result<PathBuf> {
     }
 
     // Standard error, so that `ask --json` still prints only JSON.
-    eprintln!("`{DEFAULT_WAREHOUSE}` not found; generating the demo warehouse there first (scale 1, seed 42)");
+    eprintln!(
+        "`{DEFAULT_WAREHOUSE}` not found; generating the demo warehouse there first (scale 1, seed 42)"
+    );
     let options = demo::DemoOptions {
         out: default.clone(),
         scale: 1,

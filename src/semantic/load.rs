@@ -1,10 +1,10 @@
 //! Reads semantic-layer YAML documents into [`SemanticLayer`] values.
 //!
-//! Both MetricFlow specs are accepted: the legacy one (one `semantic_model:`
-//! or `metric:` per document, measures inside semantic models, metrics
-//! pointing at measures through `type_params`) and the latest one (lists
-//! under `semantic_models:` and `metrics:`, where a simple metric carries
-//! `agg` and `expr` itself and names its `semantic_model`).
+//! Both MetricFlow specs are accepted. In the legacy one, each document holds
+//! one `semantic_model:` or `metric:`, measures live inside semantic models,
+//! and metrics point at measures through `type_params`. In the latest one,
+//! lists sit under `semantic_models:` and `metrics:`, and a simple metric
+//! carries `agg` and `expr` itself and names its `semantic_model`.
 
 use std::collections::BTreeMap;
 
@@ -186,7 +186,7 @@ fn read_semantic_model(
     })
 }
 
-/// The simple metric that `create_metric: true` asks for.
+/// Builds the simple metric that `create_metric: true` requests.
 fn metric_for_measure(measure: &Measure, file: &str) -> Metric {
     Metric {
         name: measure.name.clone(),
@@ -356,26 +356,25 @@ fn read_dimension(node: &Node, report: &mut Report<'_>) -> Option<Dimension> {
         .get("value_synonyms")
         .map(|node| read_value_synonyms(node, report))
         .unwrap_or_default();
-    let dimension = Dimension {
-        expr: fields.optional_string("expr", report).unwrap_or_default(),
-        label: fields.optional_string("label", report),
-        description: fields.optional_string("description", report),
-        synonyms: fields.string_list("synonyms", report),
-        is_partition: fields.optional_bool("is_partition", report).unwrap_or(false),
-        value_synonyms,
-        unsupported,
-        name: name?,
-        kind: kind?,
-        span: node.span,
-    };
+    let expr = fields.optional_string("expr", report);
+    let label = fields.optional_string("label", report);
+    let description = fields.optional_string("description", report);
+    let synonyms = fields.string_list("synonyms", report);
+    let is_partition = fields.optional_bool("is_partition", report).unwrap_or(false);
     fields.finish(report);
+
+    let name = name?;
     Some(Dimension {
-        expr: if dimension.expr.is_empty() {
-            dimension.name.clone()
-        } else {
-            dimension.expr.clone()
-        },
-        ..dimension
+        expr: expr.unwrap_or_else(|| name.clone()),
+        name,
+        kind: kind?,
+        label,
+        description,
+        synonyms,
+        value_synonyms,
+        is_partition,
+        unsupported,
+        span: node.span,
     })
 }
 

@@ -1,5 +1,5 @@
 //! `GET /api/health` and `GET /api/metrics`: the server's state and the
-//! metrics it can answer, with the dimensions each can be grouped by.
+//! metrics it serves, with the dimensions each can be grouped by.
 
 use std::collections::BTreeSet;
 use std::time::Instant;
@@ -11,7 +11,9 @@ use serde::Serialize;
 
 use crate::assistant::Assistant;
 use crate::compiler::{CompileOptions, MetricQuery, compile};
-use crate::semantic::{DefaultPeriod, DimensionKind, Metric, MetricKind, SemanticLayer, TimeGrain, Unit};
+use crate::semantic::{
+    DefaultPeriod, DimensionKind, Metric, MetricKind, SemanticLayer, TimeGrain, Unit,
+};
 
 use super::error::ApiError;
 use super::state::AppState;
@@ -119,7 +121,10 @@ fn dimension_candidates(layer: &SemanticLayer) -> Vec<DimensionEntry> {
     let mut seen = BTreeSet::new();
     let mut candidates = Vec::new();
     for model in &layer.semantic_models {
-        let keys = model.entities.iter().filter(|entity| entity.kind.is_unique_key());
+        let keys = model
+            .entities
+            .iter()
+            .filter(|entity| entity.kind.is_unique_key());
         for entity in keys {
             let categorical = model
                 .dimensions
@@ -132,7 +137,10 @@ fn dimension_candidates(layer: &SemanticLayer) -> Vec<DimensionEntry> {
                 }
                 candidates.push(DimensionEntry {
                     name,
-                    label: dimension.label.clone().unwrap_or_else(|| dimension.name.clone()),
+                    label: dimension
+                        .label
+                        .clone()
+                        .unwrap_or_else(|| dimension.name.clone()),
                     description: dimension.description.clone(),
                 });
             }

@@ -3,17 +3,18 @@
 use std::time::Instant;
 
 use axum::body::Bytes;
-use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
+use axum::extract::{FromRequest, Request, State};
 use axum::http::StatusCode;
-use axum::http::header::CONTENT_TYPE;
+use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value as Json;
 
 use super::error::ApiError;
 use super::state::AppState;
 
-/// Longest session id a client may send; generated ids are 32 characters.
+/// Maximum length of a client's session id, in characters. Generated ids
+/// have 32.
 pub const MAX_SESSION_ID_CHARS: usize = 64;
 
 /// A chat request after its JSON was checked field by field.
@@ -23,22 +24,26 @@ struct ChatRequest {
     message: Option<String>,
 }
 
-/// Answers one chat message.
+/// Runs the assistant on one chat message and returns its answer as JSON.
 ///
 /// 1. Rejects the request while the assistant is loading, or when the body
 ///    is too large, not JSON, or has fields of the wrong type.
 /// 2. Checks the message and the session id, or creates a session id.
 /// 3. Waits for the session's previous turn to finish, then runs the
 ///    assistant (which queries DuckDB) on the blocking thread pool.
-pub async fn chat(State(state): State<AppState>, body: Result<Bytes, BytesRejection>) -> Result<Response, ApiError> {
+pub async fn chat(State(state): State<AppState>, request: Request) -> Result<Response, ApiError> {
     let started = Instant::now();
     let Some(assistant) = state.assistant() else {
         return Err(ApiError::NotReady);
     };
     let limits = state.limits();
-    let body = body.map_err(|rejection| body_error(&rejection, limits.max_body_bytes))?;
+    let body = read_body(request, limits.max_body_bytes).await?;
     let request = parse_request(&body)?;
-    let message = check_message(request.message.as_deref().unwrap_or(""), limits.max_message_chars)?.to_owned();
+    let message = check_message(
+        request.message.as_deref().unwrap_or(""),
+        limits.max_message_chars,
+    )?
+    .to_owned();
     let session_id = match request.session_id {
         Some(id) => check_session_id(&id).map(|()| id)?,
         None => new_session_id(),
@@ -48,8 +53,12 @@ pub async fn chat(State(state): State<AppState>, body: Result<Bytes, BytesReject
     let mut turn = conversation.lock_owned().await;
     let task_session_id = session_id.clone();
     let message_chars = message.chars().count();
-    let answered = tokio::task::spawn_blocking(move || assistant.respond(&task_session_id, &mut turn, &message)).await;
-    let mut answer = answered.map_err(|error| ApiError::Internal(format!("the assistant task failed: {error}")))?;
+    let answered = tokio::task::spawn_blocking(move || {
+        assistant.respond(&task_session_id, &mut turn, &message)
+    })
+    .await;
+    let mut answer = answered
+        .map_err(|error| ApiError::Internal(format!("the assistant task failed: {error}")))?;
     answer.session_id = session_id;
 
     let json = serde_json::to_string(&answer)
@@ -77,7 +86,10 @@ pub fn check_message(message: &str, max_chars: usize) -> Result<&str, ApiError> 
 
     let actual = trimmed.chars().count();
     if actual > max_chars {
-        return Err(ApiError::MessageTooLong { max: max_chars, actual });
+        return Err(ApiError::MessageTooLong {
+            max: max_chars,
+            actual,
+        });
     }
     Ok(trimmed)
 }
@@ -111,9 +123,33 @@ fn is_invisible(character: char) -> bool {
         || matches!(character, '\u{200B}'..='\u{200D}' | '\u{2060}' | '\u{FEFF}')
 }
 
+/// Reads the request body. A declared `Content-Length` over the limit is
+/// rejected before any byte is read. A chunked body, or one longer than it
+/// declared, is rejected once the bytes read pass the limit.
+async fn read_body(request: Request, max_body_bytes: usize) -> Result<Bytes, ApiError> {
+    let declared_length = request
+        .headers()
+        .get(CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<u64>().ok());
+    let max_length = u64::try_from(max_body_bytes).unwrap_or(u64::MAX);
+    if declared_length.is_some_and(|length| length > max_length) {
+        return Err(ApiError::BodyTooLarge {
+            max: max_body_bytes,
+        });
+    }
+
+    // The router's `DefaultBodyLimit` layer sets the limit this extractor applies.
+    Bytes::from_request(request, &())
+        .await
+        .map_err(|rejection| body_error(&rejection, max_body_bytes))
+}
+
 fn body_error(rejection: &BytesRejection, max_body_bytes: usize) -> ApiError {
     if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        return ApiError::BodyTooLarge { max: max_body_bytes };
+        return ApiError::BodyTooLarge {
+            max: max_body_bytes,
+        };
     }
     ApiError::InvalidRequest(format!(
         "请求体读取失败 / failed to read the request body: {}",
@@ -124,7 +160,8 @@ fn body_error(rejection: &BytesRejection, max_body_bytes: usize) -> ApiError {
 /// Parses the body as a JSON object with an optional string `message` and
 /// an optional string or null `session_id`; other fields are ignored.
 fn parse_request(body: &[u8]) -> Result<ChatRequest, ApiError> {
-    let value: Json = serde_json::from_slice(body).map_err(|error| ApiError::InvalidJson(error.to_string()))?;
+    let value: Json =
+        serde_json::from_slice(body).map_err(|error| ApiError::InvalidJson(error.to_string()))?;
     let Json::Object(fields) = value else {
         return Err(ApiError::InvalidRequest(format!(
             "请求体必须是 JSON 对象 / request body must be a JSON object such as {{\"message\": \"...\"}}, got {}",
@@ -160,7 +197,7 @@ fn json_type(value: &Json) -> &'static str {
     }
 }
 
-/// The metric names of an answer's query, comma-separated, for the log.
+/// Joins the metric names of an answer's query with commas, for the log.
 fn query_metrics(query: Option<&Json>) -> String {
     let Some(Json::Array(metrics)) = query.and_then(|query| query.get("metrics")) else {
         return String::new();
@@ -183,7 +220,10 @@ mod tests {
         for message in ["", "   ", "\u{3000}\t\n", "\u{200B}\u{FEFF}", "\0"] {
             let result = check_message(message, 2000);
 
-            assert!(matches!(result, Err(ApiError::EmptyMessage)), "{message:?}: {result:?}");
+            assert!(
+                matches!(result, Err(ApiError::EmptyMessage)),
+                "{message:?}: {result:?}"
+            );
         }
     }
 
@@ -195,7 +235,10 @@ mod tests {
         assert!(check_message(&at_limit, 2000).is_ok());
         assert!(matches!(
             check_message(&over_limit, 2000),
-            Err(ApiError::MessageTooLong { max: 2000, actual: 2001 })
+            Err(ApiError::MessageTooLong {
+                max: 2000,
+                actual: 2001
+            })
         ));
     }
 
@@ -220,7 +263,8 @@ mod tests {
 
     #[test]
     fn request_fields_are_type_checked() {
-        let parsed = parse_request(br#"{"session_id": null, "message": "hi", "extra": 1}"#).unwrap();
+        let parsed =
+            parse_request(br#"{"session_id": null, "message": "hi", "extra": 1}"#).unwrap();
         assert_eq!(
             parsed,
             ChatRequest {
@@ -235,8 +279,14 @@ mod tests {
             "字段 message 必须是字符串 / field `message` must be a string, got a number"
         );
 
-        assert!(matches!(parse_request(b"[1]"), Err(ApiError::InvalidRequest(_))));
-        assert!(matches!(parse_request(b"{\"message\": "), Err(ApiError::InvalidJson(_))));
+        assert!(matches!(
+            parse_request(b"[1]"),
+            Err(ApiError::InvalidRequest(_))
+        ));
+        assert!(matches!(
+            parse_request(b"{\"message\": "),
+            Err(ApiError::InvalidJson(_))
+        ));
         assert!(matches!(parse_request(b""), Err(ApiError::InvalidJson(_))));
     }
 
@@ -244,7 +294,10 @@ mod tests {
     fn query_metrics_lists_names() {
         let query = serde_json::json!({"metrics": ["deposit_balance", "average_daily_balance"]});
 
-        assert_eq!(query_metrics(Some(&query)), "deposit_balance,average_daily_balance");
+        assert_eq!(
+            query_metrics(Some(&query)),
+            "deposit_balance,average_daily_balance"
+        );
         assert_eq!(query_metrics(None), "");
     }
 }

@@ -17,7 +17,7 @@ const INTERNAL_MESSAGE: &str = "服务内部错误，请稍后再试 / internal 
 pub enum ApiError {
     #[error("请求体不是有效的 JSON / request body is not valid JSON: {0}")]
     InvalidJson(String),
-    /// Valid JSON of the wrong shape; the text says which field and why.
+    /// Valid JSON of the wrong shape. The text names the field and the rule.
     #[error("{0}")]
     InvalidRequest(String),
     #[error("问题不能为空 / the question is empty: send a non-empty `message`")]
@@ -45,7 +45,7 @@ pub enum ApiError {
 }
 
 impl ApiError {
-    /// The status code and the machine-readable code of each error.
+    /// Returns the status code and the machine-readable code of the error.
     pub fn status_and_code(&self) -> (StatusCode, &'static str) {
         match self {
             ApiError::InvalidJson(_) => (StatusCode::BAD_REQUEST, "invalid_json"),
@@ -56,12 +56,14 @@ impl ApiError {
             ApiError::BodyTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large"),
             ApiError::NotReady => (StatusCode::SERVICE_UNAVAILABLE, "not_ready"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
-            ApiError::MethodNotAllowed { .. } => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
+            ApiError::MethodNotAllowed { .. } => {
+                (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed")
+            }
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
 
-    /// The text sent to the client.
+    /// Returns the text sent to the client.
     fn client_message(&self) -> String {
         match self {
             ApiError::Internal(_) => INTERNAL_MESSAGE.to_owned(),
@@ -96,7 +98,8 @@ impl IntoResponse for ApiError {
                 message: self.client_message(),
             },
         };
-        // Serializing two strings cannot fail; the fallback keeps the shape anyway.
+        // serde_json cannot fail on a struct of strings. The fallback still keeps
+        // the error shape.
         let json = serde_json::to_string(&body).unwrap_or_else(|_| {
             format!(r#"{{"error":{{"code":"{code}","message":"{INTERNAL_MESSAGE}"}}}}"#)
         });

@@ -1,10 +1,10 @@
 //! The HTTP API: chat, health and the metric catalog, served with axum.
 //!
 //! [`router`] builds the routes over an [`AppState`] without a socket, so
-//! tests drive it directly. [`serve`] binds the address and starts
-//! answering 503 at once, loads the assistant on the blocking thread pool,
-//! then answers normally until Ctrl-C or SIGTERM, when it stops accepting
-//! connections and finishes the requests in flight.
+//! tests drive it directly. [`serve`] binds the address and returns 503
+//! from every endpoint while it loads the assistant on the blocking thread
+//! pool. It then serves requests until Ctrl-C or SIGTERM, when it stops
+//! accepting connections and finishes the requests in flight.
 //!
 //! | route | answer |
 //! |---|---|
@@ -32,6 +32,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{Method, Uri};
 use axum::routing::{get, post};
+use chrono::NaiveDate;
 use tokio::net::TcpListener;
 
 use crate::assistant::Assistant;
@@ -71,7 +72,7 @@ impl Default for Limits {
     }
 }
 
-/// What [`serve`] needs to start.
+/// Settings of [`serve`]: the address, the input paths and the limits.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
     pub bind: SocketAddr,
@@ -83,6 +84,9 @@ pub struct ServerConfig {
 }
 
 /// Builds the API's routes over `state`.
+///
+/// NOTE: no timeout applies to reading a body or to an answer, so a client
+/// that stops sending in the middle of a body keeps its connection open.
 pub fn router(state: AppState) -> Router {
     let max_body_bytes = state.limits().max_body_bytes;
     Router::new()
@@ -109,14 +113,16 @@ pub async fn serve(config: ServerConfig) -> anyhow::Result<()> {
 /// 1. Starts serving at once: every endpoint returns 503 while loading.
 /// 2. Loads the semantic layer, opens the warehouse and builds the metric
 ///    catalog on the blocking thread pool.
-/// 3. On success, answers normally. On failure, stops the server and
-///    returns the loading error.
+/// 3. On success, serves requests normally. On failure, stops the server
+///    and returns the loading error.
 pub async fn run(
     listener: TcpListener,
     config: ServerConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let address = listener.local_addr().context("cannot read the listening address")?;
+    let address = listener
+        .local_addr()
+        .context("cannot read the listening address")?;
     let state = AppState::starting(config.limits.clone());
     let (load_failed, load_failure) = tokio::sync::oneshot::channel::<()>();
 
@@ -147,22 +153,23 @@ pub async fn run(
 /// Opens the assistant on the blocking thread pool and marks `state` ready.
 async fn load(state: AppState, config: ServerConfig) -> anyhow::Result<()> {
     let started = Instant::now();
-    let loading = tokio::task::spawn_blocking(move || -> anyhow::Result<AppState> {
-        let assistant = Assistant::open(&config.semantic_layer, &config.warehouse).with_context(|| {
-            format!(
-                "cannot start the assistant with semantic layer `{}` and warehouse `{}`",
-                config.semantic_layer.display(),
-                config.warehouse.display()
-            )
-        })?;
+    let loading = tokio::task::spawn_blocking(move || -> anyhow::Result<NaiveDate> {
+        let assistant =
+            Assistant::open(&config.semantic_layer, &config.warehouse).with_context(|| {
+                format!(
+                    "cannot start the assistant with semantic layer `{}` and warehouse `{}`",
+                    config.semantic_layer.display(),
+                    config.warehouse.display()
+                )
+            })?;
+        let reference_date = assistant.reference_date();
         state.mark_ready(Arc::new(assistant));
-        Ok(state)
+        Ok(reference_date)
     });
-    let state = loading.await.context("loading the assistant failed")??;
+    let reference_date = loading.await.context("loading the assistant failed")??;
 
-    let reference_date = state.catalog().map(|catalog| catalog.reference_date);
     tracing::info!(
-        reference_date = ?reference_date,
+        %reference_date,
         elapsed_ms = started.elapsed().as_millis() as u64,
         "ready"
     );

@@ -2,7 +2,7 @@
 //!
 //! Each session id maps to one [`ConversationState`] behind an async mutex:
 //! a request holds the mutex for its whole turn, so two messages of the same
-//! conversation are answered one after the other and the second sees the
+//! conversation are handled one after the other and the second sees the
 //! first. Sessions expire after an idle timeout, and when the store is full
 //! the least recently used one is evicted.
 
@@ -102,7 +102,10 @@ impl SessionStore {
     fn remove_expired(&mut self, now: Instant) {
         while let Some((&use_number, id)) = self.recency.first_key_value() {
             let Some(session) = self.sessions.get(id) else {
-                debug_assert!(false, "session `{id}` is in `recency` but not in `sessions`");
+                debug_assert!(
+                    false,
+                    "session `{id}` is in `recency` but not in `sessions`"
+                );
                 self.recency.remove(&use_number);
                 continue;
             };

@@ -42,14 +42,15 @@ impl AppState {
         }
     }
 
-    /// Creates a state that is ready to answer with `assistant`.
+    /// Creates a state that serves requests with `assistant` from the start.
     pub fn ready(assistant: Arc<Assistant>, limits: Limits) -> AppState {
         let state = AppState::starting(limits);
         state.mark_ready(assistant);
         state
     }
 
-    /// Builds the metric catalog and starts answering with `assistant`.
+    /// Builds the metric catalog and marks the state ready to serve requests
+    /// with `assistant`.
     ///
     /// Blocking: building the catalog compiles one query per metric and
     /// dimension (no SQL runs). Only the first call has an effect.
@@ -67,12 +68,15 @@ impl AppState {
         &self.shared.limits
     }
 
-    /// The assistant, or `None` while it is loading.
+    /// Returns the assistant, or `None` while it is loading.
     pub fn assistant(&self) -> Option<Arc<Assistant>> {
-        self.shared.ready.get().map(|ready| Arc::clone(&ready.assistant))
+        self.shared
+            .ready
+            .get()
+            .map(|ready| Arc::clone(&ready.assistant))
     }
 
-    /// The metric catalog, or `None` while the assistant is loading.
+    /// Returns the metric catalog, or `None` while the assistant is loading.
     pub fn catalog(&self) -> Option<&Catalog> {
         self.shared.ready.get().map(|ready| &ready.catalog)
     }

@@ -118,7 +118,13 @@ pub fn interpret(
             masked.replace_range(span, &blank);
         }
     }
-    let matches = lexicon.find(&masked);
+    let mut matches = lexicon.find(&masked);
+    // A long word with one typo replaces the short exact words inside it.
+    for corrected in lexicon.find_with_typos(&masked, &matches) {
+        matches.retain(|found| found.end <= corrected.start || found.start >= corrected.end);
+        matches.push(corrected);
+    }
+    matches.sort_by_key(|found| found.start);
 
     let mut metric_matches: Vec<&Match> = Vec::new();
     for found in &matches {
@@ -222,10 +228,10 @@ pub fn metric_label(layer: &SemanticLayer, name: &str) -> String {
         .unwrap_or_else(|| name.to_owned())
 }
 
-/// Several metric words name several metrics only when a conjunction joins
-/// them (存款余额和日均存款); otherwise the most specific word wins: the
-/// longest, and on a tie the head of the phrase (the last word in Chinese,
-/// the first in English).
+/// Picks the metrics a question names. Several metric words name several
+/// metrics only when a conjunction joins them (存款余额和日均存款). Otherwise
+/// the most specific word wins, which is the longest. On a tie the head of
+/// the phrase wins: the last word in Chinese, the first in English.
 fn choose_metrics(text: &str, matches: &[&Match], english: bool) -> Vec<String> {
     let mut names: Vec<String> = Vec::new();
     let Some(first) = matches.first() else {
@@ -263,8 +269,8 @@ fn choose_metrics(text: &str, matches: &[&Match], english: bool) -> Vec<String> 
     names
 }
 
-/// A dimension word is a breakdown unless the question also names one of
-/// its values without a breakdown word (开放银行渠道 filters by channel).
+/// Keeps a dimension word as a breakdown unless the question also names one
+/// of its values without a breakdown word (开放银行渠道 filters by channel).
 fn settle_breakdowns(text: &str, matches: &[Match], interpretation: &mut Interpretation) {
     let breakdown_words = ["各", "按", "每个", "分", "by ", "per ", "each "];
     let mut kept = Vec::new();

@@ -188,8 +188,8 @@ impl Lexicon {
         matches
     }
 
-    /// The longest word starting at character `index`, with its length in
-    /// characters and byte range.
+    /// Finds the longest word starting at character `index` and returns its
+    /// length in characters and its byte range.
     fn longest_at<'w>(
         &'w self,
         text: &str,
@@ -212,6 +212,92 @@ impl Lexicon {
         None
     }
 
+    /// Finds long words (four characters or more) written with one typo
+    /// (a wrong, missing, extra or swapped character) in the parts of
+    /// `text` that `matches` do not cover.
+    pub fn find_with_typos(&self, text: &str, matches: &[Match]) -> Vec<Match> {
+        let characters: Vec<(usize, char)> = text.char_indices().collect();
+        // Short exact words may be pieces of a misspelt long one (存款 in
+        // 存款偏离渡), so only long exact words are left alone.
+        let covered = |offset: usize| {
+            matches
+                .iter()
+                .any(|found| found.start <= offset && offset < found.end && found.text.chars().count() >= 4)
+        };
+        let mut found = Vec::new();
+        let mut index = 0;
+        while index < characters.len() {
+            if covered(characters[index].0) || !is_cjk(characters[index].1) {
+                index += 1;
+                continue;
+            }
+            let run_start = index;
+            while index < characters.len() && !covered(characters[index].0) && is_cjk(characters[index].1) {
+                index += 1;
+            }
+            let run: Vec<char> = characters[run_start..index].iter().map(|(_, character)| *character).collect();
+            if run.len() < 3 {
+                continue;
+            }
+            if let Some((offset, length, word)) = self.closest_long_word(&run) {
+                let start = characters[run_start + offset].0;
+                let end = characters
+                    .get(run_start + offset + length)
+                    .map_or(text.len(), |(byte, _)| *byte);
+                if let Some(entries) = self.words.get(&word) {
+                    found.push(Match {
+                        start,
+                        end,
+                        text: text[start..end].to_owned(),
+                        entries: entries.clone(),
+                    });
+                }
+            }
+        }
+        found
+    }
+
+    /// The long word within one edit of some window of `run`, preferring
+    /// longer words; returns the window's offset and length and the word.
+    fn closest_long_word(&self, run: &[char]) -> Option<(usize, usize, String)> {
+        let mut best: Option<(usize, usize, String)> = None;
+        for (word, entries) in &self.words {
+            // Values (branch names, products) are short and alike, so a typo
+            // match there is more often wrong than right.
+            if entries.iter().all(|entry| matches!(entry.target, Target::Value { .. })) {
+                continue;
+            }
+            let word_characters: Vec<char> = word.chars().collect();
+            let length = word_characters.len();
+            if length < 4 || length > run.len() + 1 || !word_characters.iter().all(|character| is_cjk(*character)) {
+                continue;
+            }
+            // Cheap filter: a word one edit away shares all but one character.
+            let shared = word_characters.iter().filter(|character| run.contains(character)).count();
+            if shared + 1 < length {
+                continue;
+            }
+            for window in [length, length - 1, length + 1] {
+                if window == 0 || window > run.len() {
+                    continue;
+                }
+                for offset in 0..=run.len() - window {
+                    let candidate: String = run[offset..offset + window].iter().collect();
+                    // A particle in place of a character (前五的支行) is grammar, not a typo.
+                    let particle = candidate
+                        .chars()
+                        .any(|character| PARTICLES.contains(&character) && !word.contains(character));
+                    if !particle && strsim::damerau_levenshtein(&candidate, word) <= 1
+                        && best.as_ref().is_none_or(|(_, _, known)| known.chars().count() < length)
+                    {
+                        best = Some((offset, window, word.clone()));
+                    }
+                }
+            }
+        }
+        best
+    }
+
     /// The number of distinct values of a dimension item in the lexicon.
     pub fn value_count(&self, item: &str) -> usize {
         self.dimensions
@@ -227,6 +313,13 @@ impl Lexicon {
             .find(|dimension| dimension.item == item)
             .map(|dimension| dimension.label.as_str())
     }
+}
+
+/// Grammatical particles that typos never produce.
+const PARTICLES: [char; 8] = ['的', '了', '是', '呢', '吗', '和', '在', '有'];
+
+fn is_cjk(character: char) -> bool {
+    ('\u{3400}'..='\u{9FFF}').contains(&character)
 }
 
 /// An ASCII word must not start or end inside another ASCII word
@@ -293,6 +386,17 @@ mod tests {
         let lexicon = lexicon(&[("it", Target::Dimension("industry".into()), 2)]);
         assert!(lexicon.find("with").is_empty());
         assert_eq!(lexicon.find("it industry").len(), 1);
+    }
+
+    #[test]
+    fn one_typo_in_a_long_word_is_tolerated() {
+        let lexicon = lexicon(&[("存款偏离度", Target::Metric("deviation".into()), 2)]);
+        let text = "十月存款偏离渡是多少";
+        let exact = lexicon.find(text);
+        assert!(exact.is_empty());
+        let fuzzy = lexicon.find_with_typos(text, &exact);
+        assert_eq!(fuzzy.len(), 1);
+        assert_eq!(fuzzy[0].text, "存款偏离渡");
     }
 
     #[test]

@@ -14,7 +14,8 @@
 //!
 //! Words that only look like time are left alone. Term lengths of deposit
 //! products (三年期, 整存整取五年期, 七天通知存款, 三个月定期) stay because a
-//! rolling window needs 近, 最近 or 过去 in front of its count. Comparison bases
+//! rolling window needs 近, 最近 or 过去 in front of its count, and N天通知 is
+//! the notice deposit even after 近. Comparison bases
 //! (比上月, 较上年末, than last year) stay because they name what the question's
 //! period is compared with, and several of them are metric names (比上月增量).
 
@@ -249,9 +250,9 @@ impl CalendarPeriod {
     }
 }
 
-/// What kind of period a time expression named. The caller answers a
-/// point-in-time metric (a balance) over a [`Rolling`](Self::Rolling) window
-/// as a series of its unit, and over the other kinds as one value at the end.
+/// Kind of period a time expression named. A point-in-time metric (a
+/// balance) over a [`Rolling`](Self::Rolling) window is reported as a series
+/// of the window's unit, and over the other kinds as one value at the end.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PeriodKind {
     /// One day: 今天, 2025年12月31日, or the end of a period (2025年末, 截至上月),
@@ -289,10 +290,11 @@ impl PeriodKind {
     }
 }
 
-/// How a period relates to the days that have data.
+/// Overlap of a period with the days that have data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DataCoverage {
-    /// Every day of the (clipped) period has data.
+    /// Every day of the clipped period has data, or no first day of data is
+    /// configured and the period does not lie after the reference date.
     Full,
     /// The period starts before the first day of data and ends inside it.
     StartsBeforeData,
@@ -355,7 +357,7 @@ impl Period {
     }
 
     /// Returns the unit of a rolling window: months for 近6个月, days for
-    /// 近7天. A balance over such a window is answered as a series of it.
+    /// 近7天. A balance over such a window is reported as a series of it.
     pub fn rolling_unit(&self) -> Option<TimeGrain> {
         match self.kind {
             PeriodKind::Rolling { unit, .. } => Some(unit),
@@ -421,7 +423,7 @@ impl Period {
     }
 }
 
-/// What one time expression in the text means.
+/// Meaning of one time expression.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TimeMeaning {
     Period(Period),
@@ -474,7 +476,7 @@ impl DefaultPeriod {
     }
 }
 
-/// Where a resolved period came from, so the answer can say which period it
+/// Origin of a resolved period, so that the reply can name the period it
 /// used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PeriodSource {
@@ -488,7 +490,7 @@ pub enum PeriodSource {
     MetricDefault,
 }
 
-/// The period and grain a question is answered for, after defaults.
+/// Period and grain of a question once defaults apply.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ResolvedTime {
     pub period: Period,
@@ -525,14 +527,14 @@ impl TimeParse {
             })
     }
 
-    /// Returns whether the question asks for a trend.
+    /// Returns whether the question requests a trend.
     pub fn has_trend(&self) -> bool {
         self.expressions
             .iter()
             .any(|expression| expression.meaning == TimeMeaning::Trend)
     }
 
-    /// Returns whether the question asks for 去年同期.
+    /// Returns whether the question requests 去年同期.
     pub fn has_same_period_last_year(&self) -> bool {
         self.expressions
             .iter()
@@ -546,9 +548,9 @@ impl TimeParse {
             .map(|expression| expression.span.clone())
     }
 
-    /// Returns `text` without the spans of the expressions, so 五华支行近6个月
-    /// 存款余额 becomes 五华支行存款余额. `text` must be the text that was
-    /// parsed; for any other text it is returned unchanged when a span does
+    /// Returns `text` without the spans of the expressions, so
+    /// 五华支行近6个月存款余额 becomes 五华支行存款余额. `text` must be the text
+    /// that was parsed. Any other text is returned unchanged when a span does
     /// not fit it.
     pub fn remove_from(&self, text: &str) -> String {
         let mut remaining = String::with_capacity(text.len());
@@ -567,14 +569,15 @@ impl TimeParse {
         remaining
     }
 
-    /// Resolves the period and grain the question is answered for.
+    /// Resolves the period and grain of the question.
     ///
-    /// 1. The period is the first one in the question; without one, the
-    ///    conversation's `previous` period; without that, the last 12 months
-    ///    for a trend; otherwise the metric's `default`.
-    /// 2. 去年同期 shifts that period back one year. When the shift is not
-    ///    possible (a date at the edge of chrono's range) the period stays.
-    /// 3. The grain is the one asked for, or months for a trend.
+    /// 1. The period is the first one in the question. Without one it is the
+    ///    conversation's `previous` period, then the last 12 months for a
+    ///    trend, and otherwise the metric's `default`.
+    /// 2. 去年同期 shifts that period back one year. The period stays when
+    ///    the shift fails, which only a date at the edge of chrono's range
+    ///    causes.
+    /// 3. The grain is the requested one, or months for a trend.
     pub fn resolve(
         &self,
         context: &TimeContext,
@@ -675,7 +678,8 @@ fn shift_days(day: NaiveDate, count: i64) -> Option<NaiveDate> {
     }
 }
 
-/// Returns the same day one year earlier; chrono moves 29 February to the 28th.
+/// Returns the same day one year earlier. chrono's `checked_sub_months` moves
+/// 29 February to the 28th.
 fn shift_date_one_year_back(day: NaiveDate) -> Option<NaiveDate> {
     day.checked_sub_months(Months::new(12))
 }
@@ -706,8 +710,9 @@ impl Interval {
         })
     }
 
-    /// Returns `count` units ending with the reference date's unit: the first
-    /// whole, the last running to its end (which the period then clips).
+    /// Returns `count` units that end with the reference date's unit. The
+    /// first unit is whole and the last runs to its own end, which [`Period`]
+    /// later clips to the reference date.
     fn rolling(count: u32, unit: TimeGrain, reference: NaiveDate) -> Option<Interval> {
         if count == 0 || count > MAX_ROLLING_COUNT {
             return None;
@@ -759,10 +764,11 @@ impl Interval {
     }
 }
 
-/// Largest count a rolling window accepts (近10000天 is about 27 years).
+/// Maximum count of a rolling window (近10000天 is about 27 years).
 const MAX_ROLLING_COUNT: u32 = 10_000;
 
-/// Years a written year may have. Other four-digit numbers are not years.
+/// Range of years that a written four-digit year can name. Other four-digit
+/// numbers are not years.
 const YEARS: std::ops::RangeInclusive<i32> = 1900..=2199;
 
 // ---------------------------------------------------------------------------
@@ -970,8 +976,9 @@ fn fold_width(c: char) -> char {
     }
 }
 
+/// Letters, digits and `_`, so that fact_deposit_daily has no word "daily".
 fn is_word_char(c: char) -> bool {
-    c.is_ascii_alphanumeric()
+    c.is_ascii_alphanumeric() || c == '_'
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -987,7 +994,7 @@ enum NumberForm {
 struct Number {
     value: u32,
     end: usize,
-    /// Characters the number takes.
+    /// Number of characters the number spans.
     digits: usize,
     form: NumberForm,
 }
@@ -1047,7 +1054,8 @@ fn parse_chinese_numeral(chars: &[char]) -> Option<(u32, NumberForm)> {
 
     let has_unit = chars.iter().any(|&c| chinese_unit(c).is_some());
     if !has_unit && chars.len() > 1 {
-        // Digit by digit, as in 二〇二五; 两 is never used this way.
+        // Digits are read one by one, as in 二〇二五. 两 is not a digit in
+        // this form.
         if chars.contains(&'两') {
             return None;
         }
@@ -1440,6 +1448,11 @@ const ENGLISH_MONTHS: &[(&str, u32)] = &[
     ("dec", 12),
 ];
 
+/// Words before a lowercase "may" that make it the month: in may, since may.
+const MONTH_PREPOSITIONS: &[&str] = &[
+    "in", "during", "since", "from", "to", "until", "through", "of",
+];
+
 const ENGLISH_PARTS: &[(&str, Part)] = &[
     ("q1", Part::Quarter(1)),
     ("q2", Part::Quarter(2)),
@@ -1744,7 +1757,8 @@ impl Lexer<'_> {
         Some((end, AtomKind::Point(spec)))
     }
 
-    /// 2025年, 二〇二五年度, 2025年5月, 2025年三季度, 去年12月, 今年上半年.
+    /// Reads a Chinese year with an optional part: 2025年, 二〇二五年度,
+    /// 2025年5月, 2025年三季度, 去年12月, 今年上半年.
     fn chinese_year(&self, index: usize) -> Option<(usize, AtomKind)> {
         let text = self.text;
         let (year, after_year) = self.written_year(index).or_else(|| {
@@ -1755,8 +1769,8 @@ impl Lexer<'_> {
         if let Some((end, part)) = self.chinese_part_of_year(after_year) {
             return Self::point(end, self.part_in_year(part, year)?);
         }
-        // 2025年13月 names no valid month; reading it as the year 2025 would
-        // answer a question nobody asked.
+        // 2025年13月 names no valid month, so it is not read as the year 2025
+        // either.
         let invalid_part = text.number(after_year).is_some_and(|number| {
             let units = [("月", ()), ("季度", ()), ("周", ())];
             text.longest_literal(number.end, &units).is_some()
@@ -1773,7 +1787,7 @@ impl Lexer<'_> {
         Self::point(end, Spec::Named(CalendarPeriod::Year(year)))
     }
 
-    /// A four-digit year and 年: 2025年, 二〇二五年.
+    /// Reads a four-digit year and 年: 2025年, 二〇二五年.
     fn written_year(&self, index: usize) -> Option<(i32, usize)> {
         let number = self.text.number(index)?;
         let year = number.year()?;
@@ -1798,8 +1812,8 @@ impl Lexer<'_> {
         }
     }
 
-    /// A part after a year: the standalone parts plus 前10个月 (January to
-    /// October), which only reads that way with a year in front.
+    /// Reads a part after a year. These are the yearless parts plus 前10个月
+    /// (January to October), which only has that meaning after a year.
     fn chinese_part_of_year(&self, index: usize) -> Option<(usize, PartWord)> {
         let first_months = self.text.literal(index, "前").and_then(|after| {
             let number = self.text.number(after)?;
@@ -1815,8 +1829,8 @@ impl Lexer<'_> {
         }
     }
 
-    /// A yearless part: 5月, 五月份, 3月15日, 一季度, 第一季度, 上半年, 第10周,
-    /// 1-6月, 前三季度, Q1.
+    /// Reads a yearless part: 5月, 五月份, 3月15日, 一季度, 第一季度, 上半年,
+    /// 第10周, 1-6月, 前三季度, Q1.
     fn chinese_part(&self, index: usize) -> Option<(usize, AtomKind)> {
         let (end, part) = self.chinese_part_word(index)?;
         let spec = match part {
@@ -1854,8 +1868,13 @@ impl Lexer<'_> {
         }
 
         let ordinal_end = text.literal(index, "第");
-        let number = text.number(ordinal_end.unwrap_or(index))?;
+        let number_start = ordinal_end.unwrap_or(index);
+        let number = text.number(number_start)?;
         let after = number.end;
+        // 两 counts (两个月, 两季度) but does not name a month or a quarter.
+        if text.chars[number_start..after].contains(&'两') {
+            return None;
+        }
 
         if let Some(end) = text
             .literal(after, "季度")
@@ -1888,14 +1907,15 @@ impl Lexer<'_> {
         Some((end, PartWord::Range(Part::Quarter(from), Part::Quarter(to))))
     }
 
-    /// 季 followed by 末 or 底 (三季末); a bare 季 is too often another word.
+    /// Returns the end of 季 when 末 or 底 follows it (三季末). A bare 季 is too
+    /// often part of another word.
     fn bare_quarter_end(&self, index: usize) -> Option<usize> {
         let end = self.text.literal(index, "季")?;
         matches!(self.text.at(end), Some('末' | '底')).then_some(end)
     }
 
-    /// Q1 to Q4, H1 or H2 at `index`, with no letter or digit after it. The
-    /// caller checks what comes before, because 2025Q1 has a digit there.
+    /// Reads Q1 to Q4, H1 or H2 at `index`, with no letter or digit after it.
+    /// The caller checks what comes before, because 2025Q1 has a digit there.
     fn part_code(&self, index: usize) -> Option<(usize, Part)> {
         let text = self.text;
         let letter = text.at(index)?.to_ascii_lowercase();
@@ -1911,8 +1931,8 @@ impl Lexer<'_> {
         Some((index + 2, part))
     }
 
-    /// The rest of 5月: 份, a day (5月15日, 5月15号), or nothing. A month
-    /// followed by 期 is a term length (三月期), not a month.
+    /// Reads what follows 5月: 份, a day (5月15日, 5月15号), or nothing. A
+    /// month followed by 期 is a term length (三月期), not a month.
     fn month_and_day(&self, month: u32, after_month: usize) -> Option<(usize, PartWord)> {
         let text = self.text;
         if text.at(after_month) == Some('期') {
@@ -1948,7 +1968,8 @@ impl Lexer<'_> {
         Self::point(end, relative.spec(self.reference)?)
     }
 
-    /// 近6个月, 最近30天, 过去一年, 近三个季度, 近两周, 近半年.
+    /// Reads a Chinese rolling window: 近6个月, 最近30天, 过去一年, 近三个季度,
+    /// 近两周, 近半年.
     fn chinese_rolling(&self, index: usize) -> Option<(usize, AtomKind)> {
         let text = self.text;
         let prefixes = [("近", ()), ("最近", ()), ("过去", ()), ("过去的", ())];
@@ -1981,7 +2002,8 @@ impl Lexer<'_> {
             }
         };
 
-        // 近7天通知存款 names the seven-day notice deposit; 近一年期 a term.
+        // 近7天通知存款 names the seven-day notice deposit, and 近一年期 names a
+        // term length.
         if text.literal(end, "通知").is_some() || text.at(end) == Some('期') {
             return None;
         }
@@ -1994,8 +2016,9 @@ impl Lexer<'_> {
         Self::point(end, Spec::Rolling { count, unit })
     }
 
-    /// 2025-12-31, 2025/12/31, 2025.12.31, 2025-05, 2025/05, 2025Q1, 2025 H1,
-    /// 2025上半年, and a bare four-digit year.
+    /// Reads a date or period that starts with a four-digit year: 2025-12-31,
+    /// 2025/12/31, 2025.12.31, 2025-05, 2025/05, 2025Q1, 2025 H1, 2025上半年,
+    /// or the bare year.
     fn numeric_date(&self, index: usize) -> Option<(usize, AtomKind)> {
         let text = self.text;
         if text.before(index).is_some_and(is_word_char) {
@@ -2043,7 +2066,7 @@ impl Lexer<'_> {
         }
 
         let next = text.at(after);
-        if next.is_some_and(|c| c.is_ascii_alphanumeric() || matches!(c, '年' | '%' | '.' | '/')) {
+        if next.is_some_and(|c| is_word_char(c) || matches!(c, '年' | '%' | '.' | '/')) {
             return None;
         }
         Self::point(after, Spec::BareYear(year))
@@ -2065,7 +2088,8 @@ impl Lexer<'_> {
         Self::point(end, relative.spec(self.reference)?)
     }
 
-    /// last 7 days, past 3 months, trailing 12 months, past year, LTM.
+    /// Reads an English rolling window: last 7 days, past 3 months, trailing
+    /// 12 months, past year, LTM.
     fn english_rolling(&self, index: usize) -> Option<(usize, AtomKind)> {
         let text = self.text;
         let twelve_months = [("ltm", ()), ("ttm", ())];
@@ -2126,7 +2150,8 @@ impl Lexer<'_> {
         Self::point(end, Spec::Rolling { count, unit })
     }
 
-    /// May 2025, May 15, 2025, 15 May 2025, Dec. 31 2025, May, May last year.
+    /// Reads an English month or day: May 2025, May 15, 2025, 15 May 2025,
+    /// Dec. 31 2025, May, May last year.
     fn english_month(&self, index: usize) -> Option<(usize, AtomKind)> {
         let text = self.text;
 
@@ -2178,8 +2203,9 @@ impl Lexer<'_> {
         Self::point(end, spec)
     }
 
-    /// Tells "May" the month from "may" the verb: a lowercase "may" needs a
-    /// day or a year, and "May I", "May we" and "May you" start a request.
+    /// Tells "May" the month from "may" the verb. A lowercase "may" needs a
+    /// day, a year or a preposition before it (in may), and "May I", "May we"
+    /// and "May you" start a request.
     fn is_month_name(&self, start: usize, end: usize, has_day_or_year: bool) -> bool {
         let text = self.text;
         if text.phrase(start, "may") != Some(end) {
@@ -2188,6 +2214,14 @@ impl Lexer<'_> {
         if has_day_or_year {
             return true;
         }
+        let after_preposition = text
+            .word_before(start)
+            .is_some_and(|(_, word)| MONTH_PREPOSITIONS.contains(&word.as_str()));
+        if after_preposition {
+            return true;
+        }
+        // NOTE: a caller that lowercases the question loses "May deposits";
+        // only "in may" and "may 2025" survive that.
         if text.at(start) == Some('m') {
             return false;
         }
@@ -2218,8 +2252,8 @@ impl Lexer<'_> {
         index
     }
 
-    /// The year after an English month or part: " 2025", ", 2025", " of 2025",
-    /// " this year", " of last year".
+    /// Reads the year after an English month or part: " 2025", ", 2025",
+    /// " of 2025", " this year", " of last year".
     fn english_year_after(&self, index: usize) -> Option<(usize, i32)> {
         let text = self.text;
         let after_comma = match text.at(index) {
@@ -2241,15 +2275,15 @@ impl Lexer<'_> {
         let number = text.number(position)?;
         let year = number.year()?;
         let next = text.at(number.end);
-        if number.form != NumberForm::Arabic
-            || next.is_some_and(|c| c.is_ascii_alphanumeric() || c == '年')
+        if number.form != NumberForm::Arabic || next.is_some_and(|c| is_word_char(c) || c == '年')
         {
             return None;
         }
         Some((number.end, year))
     }
 
-    /// Q1 2025, Q1 of last year, first half of 2025, H2, week 10, week 10 of 2025.
+    /// Reads an English quarter, half or week: Q1 2025, Q1 of last year, first
+    /// half of 2025, H2, week 10, week 10 of 2025.
     fn english_part(&self, index: usize) -> Option<(usize, AtomKind)> {
         let text = self.text;
         let (end, part) = text.longest_phrase(index, ENGLISH_PARTS).or_else(|| {
@@ -2267,8 +2301,8 @@ impl Lexer<'_> {
         Self::point(year_end, self.part_in_year(PartWord::Single(part), year)?)
     }
 
-    /// FY2025, FY 2025, fiscal year 2025, fiscal 2025, year 2025. The bank's
-    /// fiscal year is the calendar year.
+    /// Reads an English year with a prefix: FY2025, FY 2025, fiscal year 2025,
+    /// fiscal 2025, year 2025. The bank's fiscal year is the calendar year.
     fn english_year(&self, index: usize) -> Option<(usize, AtomKind)> {
         let text = self.text;
         let fiscal_year_code = text.before(index).is_none_or(|c| !is_word_char(c))
@@ -2328,7 +2362,7 @@ impl Lexer<'_> {
         }
 
         let (end, grain) = text.longest_phrase(index, ENGLISH_GRAINS)?;
-        // An average daily balance (日均) asks for no daily breakdown.
+        // An average daily balance (日均) requests no daily breakdown.
         let is_daily = text.phrase(index, "daily") == Some(end);
         if is_daily {
             let after_average = text
@@ -2376,7 +2410,7 @@ fn is_chinese_numeral_or_digit(c: char) -> bool {
 // ---------------------------------------------------------------------------
 // Combiner
 
-/// A period as written with whether it asks for its last day (2025年末).
+/// A period as written, and whether its last day was requested (2025年末).
 #[derive(Debug, Clone)]
 struct Term {
     spec: Spec,
@@ -2591,7 +2625,7 @@ impl Combiner<'_> {
         Some((term, next))
     }
 
-    /// Resolves a term; a yearless part takes `year`, or else the latest year
+    /// Resolves a term. A yearless part takes `year`, or else the latest year
     /// in which it does not start after the reference date.
     fn resolve_term(&self, term: &Term, year: Option<i32>) -> Option<Interval> {
         let reference = self.context.reference;
