@@ -62,6 +62,9 @@ fn cases() -> Vec<Case> {
             query: MetricQuery {
                 metrics: vec!["deposit_balance".to_owned()],
                 group_by: vec!["branch__branch_name".to_owned()],
+                // The assistant asks for a balance on one day: the period
+                // 2026-11-30 to 2026-11-30.
+                start: Some(date("2026-11-30")),
                 end: Some(date("2026-11-30")),
                 ..MetricQuery::default()
             },

@@ -9,6 +9,9 @@ use super::plan::{self, PlanError, Turn, describe_period};
 use super::text::{format_value, metric_name};
 use super::{AnswerKind, Assistant, ChartKind, ChatResponse, ConversationState, FaqAnswer, ResponseColumn};
 
+/// At most this many rows go into one answer.
+const MAX_ANSWER_ROWS: u64 = 5_000;
+
 pub(super) fn refusal_text(english: bool) -> &'static str {
     if english {
         "Wenshu only reads data: it cannot change or delete data, export personal data or run SQL you write. Ask for a figure instead, such as the deposit balance by branch."
@@ -144,7 +147,12 @@ impl Assistant {
             reference_date: Some(self.time_context.reference),
             ..CompileOptions::default()
         };
-        let compiled = match compile(&self.layer, &plan.query, &options) {
+        // One more row than the cap tells whether the answer was cut.
+        let mut query = plan.query.clone();
+        if query.limit.is_none_or(|limit| limit > MAX_ANSWER_ROWS) {
+            query.limit = Some(MAX_ANSWER_ROWS + 1);
+        }
+        let compiled = match compile(&self.layer, &query, &options) {
             Ok(compiled) => compiled,
             Err(error) => {
                 tracing::warn!(session = session_id, %error, "question did not compile");
@@ -178,6 +186,8 @@ impl Assistant {
         };
 
         let mut rows = table.rows;
+        let truncated = rows.len() as u64 > MAX_ANSWER_ROWS;
+        rows.truncate(usize::try_from(MAX_ANSWER_ROWS).unwrap_or(usize::MAX));
         for keep in &plan.keep_rows {
             if let Some(index) = compiled.columns.iter().position(|column| column.name == keep.dimension) {
                 rows.retain(|row| keep.values.contains(&row[index]));
@@ -215,6 +225,13 @@ impl Assistant {
         };
 
         let mut text = self.describe_result(&plan, &compiled.columns, &rows, english);
+        if truncated {
+            text.push_str(&if english {
+                format!("\nOnly the first {MAX_ANSWER_ROWS} rows are shown; narrow the question to see the rest.")
+            } else {
+                format!("\n结果较多，只显示前 {MAX_ANSWER_ROWS} 行，请缩小时间或范围。")
+            });
+        }
         if let Some(description) = first_metric.and_then(|metric| metric.description.as_ref()) {
             let heading = if english { "Definition (口径)" } else { "口径" };
             text.push_str(&format!("\n{heading}：{description}"));

@@ -114,13 +114,11 @@ pub fn plan(
     let mut period = resolved.period;
     // An average or a flow asked at the end of a period (2025年末日均) is
     // asked over that period.
-    if !point_in_time {
-        if let PeriodKind::Day { end_of: Some(calendar) } = &period.kind {
-            if let Some(enclosing) = Period::calendar(*calendar, context) {
+    if !point_in_time
+        && let PeriodKind::Day { end_of: Some(calendar) } = &period.kind
+            && let Some(enclosing) = Period::calendar(*calendar, context) {
                 period = enclosing;
             }
-        }
-    }
     if !period.coverage.has_data() {
         return Err(PlanError::NoData(period));
     }
@@ -163,15 +161,14 @@ pub fn plan(
     let where_filters = filters.iter().map(filter_sql).collect();
     let mut order_by = Vec::new();
     let mut limit = None;
-    if let Some(ranking) = interpretation.ranking {
-        if group_by.iter().any(|item| !item.starts_with("metric_time")) || grain.is_none() {
+    if let Some(ranking) = interpretation.ranking
+        && (group_by.iter().any(|item| !item.starts_with("metric_time")) || grain.is_none()) {
             order_by.push(OrderBy {
                 item: metrics[0].clone(),
                 descending: ranking.descending,
             });
             limit = ranking.limit;
         }
-    }
     if let Some(grain) = grain {
         order_by.push(OrderBy {
             item: format!("metric_time__{}", grain.name()),

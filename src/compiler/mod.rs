@@ -381,13 +381,12 @@ impl Compiler<'_> {
             query.end = Some(end.min(reference));
         }
         let query = &query;
-        if let (Some(start), Some(end)) = (query.start, query.end) {
-            if start > end {
+        if let (Some(start), Some(end)) = (query.start, query.end)
+            && start > end {
                 return Err(CompileError::InvalidQuery(format!(
                     "the time range starts on {start}, after its end {end}"
                 )));
             }
-        }
 
         let mut metrics = Vec::new();
         for name in &query.metrics {

@@ -269,15 +269,14 @@ fn locate_dimension(
         && source
             .entity(&path[0])
             .is_some_and(|entity| entity.kind.is_unique_key());
-    if source_key {
-        if let Some(dimension) = source.dimension(name) {
+    if source_key
+        && let Some(dimension) = source.dimension(name) {
             return Ok(Location {
                 path: Vec::new(),
                 expr: dimension.expr.clone(),
                 is_time: matches!(dimension.kind, DimensionKind::Time { .. }),
             });
         }
-    }
     if path.is_empty() {
         if let Some(dimension) = source.dimension(name) {
             return Ok(Location {

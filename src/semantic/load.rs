@@ -38,11 +38,10 @@ pub(crate) fn load_document(
         return;
     };
 
-    if let Some(node) = fields.get("semantic_model") {
-        if let Some(model) = read_semantic_model(node, file, layer, report) {
+    if let Some(node) = fields.get("semantic_model")
+        && let Some(model) = read_semantic_model(node, file, layer, report) {
             layer.semantic_models.push(model);
         }
-    }
     if let Some(node) = fields.get("semantic_models") {
         for item in sequence(node, "semantic_models", report) {
             if let Some(model) = read_semantic_model(item, file, layer, report) {
@@ -50,11 +49,10 @@ pub(crate) fn load_document(
             }
         }
     }
-    if let Some(node) = fields.get("metric") {
-        if let Some(metric) = read_metric(node, file, layer, report) {
+    if let Some(node) = fields.get("metric")
+        && let Some(metric) = read_metric(node, file, layer, report) {
             layer.metrics.push(metric);
         }
-    }
     if let Some(node) = fields.get("metrics") {
         for item in sequence(node, "metrics", report) {
             if let Some(metric) = read_metric(item, file, layer, report) {
@@ -137,8 +135,8 @@ fn read_semantic_model(
         .filter_map(|item| read_entity(item, report))
         .collect();
     let primary_entity_name = fields.optional_string("primary_entity", report);
-    if let Some(primary) = primary_entity_name.clone() {
-        if !entities.iter().any(|entity| entity.name == primary) {
+    if let Some(primary) = primary_entity_name.clone()
+        && !entities.iter().any(|entity| entity.name == primary) {
             entities.push(Entity {
                 expr: primary.clone(),
                 name: primary,
@@ -147,7 +145,6 @@ fn read_semantic_model(
                 span: fields.span,
             });
         }
-    }
     let dimensions = fields
         .get("dimensions")
         .map(|list| sequence(list, "dimensions", report))
@@ -194,6 +191,7 @@ fn metric_for_measure(measure: &Measure, file: &str) -> Metric {
             measure: plain_input(measure.name.clone(), measure.span),
         },
         filter: Vec::new(),
+        filter_span: None,
         label: measure.label.clone(),
         description: measure.description.clone(),
         synonyms: Vec::new(),
@@ -613,6 +611,7 @@ fn read_metric(
     }
 
     let filter = fields.string_list("filter", report);
+    let filter_span = fields.get("filter").map(|node| node.span);
     let label = fields.optional_string("label", report);
     let description = fields.optional_string("description", report);
     let synonyms = fields.string_list("synonyms", report);
@@ -656,6 +655,7 @@ fn read_metric(
         name: name?,
         kind: kind?,
         filter,
+        filter_span,
         label,
         description,
         synonyms,
@@ -939,8 +939,8 @@ fn read_cumulative(
         .and_then(|node| read_metric_grain(node, "grain_to_date", sink, report));
     let mut period_agg = PeriodAggregation::First;
     let mut metric_input = None;
-    if let Some(node) = params.get("cumulative_type_params") {
-        if let Some(nested) = Fields::new(
+    if let Some(node) = params.get("cumulative_type_params")
+        && let Some(nested) = Fields::new(
             node,
             "`cumulative_type_params`",
             &["window", "grain_to_date", "period_agg", "metric"],
@@ -964,7 +964,6 @@ fn read_cumulative(
             metric_input = nested.get("metric").and_then(|node| read_input(node, "metric", sink, report));
             nested.finish(report);
         }
-    }
     let measure = match (params.get("measure"), metric_input) {
         (Some(node), _) => read_input(node, "measure", sink, report),
         (None, Some(input)) => Some(input),

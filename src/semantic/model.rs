@@ -376,6 +376,8 @@ pub struct Metric {
     pub name: String,
     pub kind: MetricKind,
     pub filter: Vec<String>,
+    /// Where the `filter` key's value starts, for diagnostics.
+    pub filter_span: Option<Span>,
     pub label: Option<String>,
     pub description: Option<String>,
     pub synonyms: Vec<String>,

@@ -31,8 +31,8 @@ pub(crate) fn validate(layer: &SemanticLayer, diagnostics: &mut Vec<Diagnostic>)
     check_metric_references(layer, diagnostics);
     check_cycles(layer, diagnostics);
     check_custom_granularities(layer, diagnostics);
-    if let Some(name) = &layer.default_metric {
-        if layer.metric(name).is_none() {
+    if let Some(name) = &layer.default_metric
+        && layer.metric(name).is_none() {
             diagnostics.push(Diagnostic {
                 file: "project_configuration".to_owned(),
                 line: 0,
@@ -41,7 +41,6 @@ pub(crate) fn validate(layer: &SemanticLayer, diagnostics: &mut Vec<Diagnostic>)
                 suggestion: closest(name, layer.metrics.iter().map(|metric| metric.name.as_str())),
             });
         }
-    }
 }
 
 /// Reports window units that are neither a standard grain nor declared as
@@ -105,15 +104,21 @@ fn check_duplicates(layer: &SemanticLayer, diagnostics: &mut Vec<Diagnostic>) {
             }
         }
     }
-    let mut metrics = BTreeSet::new();
+    let mut metrics: BTreeMap<&str, &Metric> = BTreeMap::new();
     for metric in &layer.metrics {
-        if !metrics.insert(metric.name.as_str()) {
-            diagnostics.push(diagnostic(
+        match metrics.get(metric.name.as_str()) {
+            Some(first) => diagnostics.push(diagnostic(
                 &metric.file,
                 metric.span,
-                format!("duplicate metric `{}`", metric.name),
+                format!(
+                    "duplicate metric `{}`; it is first defined at {}:{}",
+                    metric.name, first.file, first.span
+                ),
                 None,
-            ));
+            )),
+            None => {
+                metrics.insert(&metric.name, metric);
+            }
         }
     }
 }
@@ -231,7 +236,8 @@ fn check_metric_references(layer: &SemanticLayer, diagnostics: &mut Vec<Diagnost
             }
         }
         for filter in &metric.filter {
-            check_filter(layer, filter, &metric.file, metric.span, diagnostics);
+            let span = metric.filter_span.unwrap_or(metric.span);
+            check_filter(layer, filter, &metric.file, span, diagnostics);
         }
         if let MetricKind::Derived { expr, inputs } = &metric.kind {
             check_derived_expr(metric, expr, inputs, diagnostics);
@@ -380,7 +386,8 @@ fn check_cycles(layer: &SemanticLayer, diagnostics: &mut Vec<Diagnostic>) {
     for metric in &layer.metrics {
         let mut path = vec![metric.name.as_str()];
         if let Some(cycle) = find_cycle(&edges, &mut path) {
-            let mut members = cycle.clone();
+            // The last name closes the cycle, so it is left out of the key.
+            let mut members = cycle[..cycle.len() - 1].to_vec();
             members.sort_unstable();
             if reported.insert(members) && cycle.first() == Some(&metric.name.as_str()) {
                 diagnostics.push(diagnostic(
@@ -439,10 +446,24 @@ pub fn check_warehouse(layer: &SemanticLayer, warehouse: &Warehouse) -> Vec<Diag
         let expressions = model
             .entities
             .iter()
-            .map(|entity| (&entity.name, &entity.expr, entity.span))
-            .chain(model.dimensions.iter().map(|dimension| (&dimension.name, &dimension.expr, dimension.span)))
-            .chain(model.measures.iter().map(|measure| (&measure.name, &measure.expr, measure.span)));
-        for (name, expr, span) in expressions {
+            .map(|entity| ("entity", &entity.name, &entity.expr, entity.span))
+            .chain(
+                model
+                    .dimensions
+                    .iter()
+                    .map(|dimension| ("dimension", &dimension.name, &dimension.expr, dimension.span)),
+            )
+            .chain(
+                model
+                    .measures
+                    .iter()
+                    .map(|measure| ("measure", &measure.name, &measure.expr, measure.span)),
+            );
+        let relation_name = match &model.relation {
+            Relation::Table { name, .. } => format!("table `{name}`"),
+            Relation::Sql(_) => "its `sql`".to_owned(),
+        };
+        for (kind, name, expr, span) in expressions {
             let probe = format!("SELECT {expr} FROM {relation} LIMIT 0");
             if let Err(error) = warehouse.query(&probe) {
                 let missing = missing_column(&error.to_string());
@@ -451,9 +472,13 @@ pub fn check_warehouse(layer: &SemanticLayer, warehouse: &Warehouse) -> Vec<Diag
                     .and_then(|column| closest(column, columns.iter().map(String::as_str)));
                 let message = match missing {
                     Some(column) => format!(
-                        "`{name}` reads column `{column}`, which `{relation}` does not have"
+                        "{kind} `{name}` of semantic model `{}` reads column `{column}`, which {relation_name} does not have",
+                        model.name
                     ),
-                    None => format!("`{name}` has an expression `{expr}` the warehouse rejects: {error}"),
+                    None => format!(
+                        "{kind} `{name}` of semantic model `{}` has an expression `{expr}` the warehouse rejects: {error}",
+                        model.name
+                    ),
                 };
                 diagnostics.push(diagnostic(&model.file, span, message, suggestion));
             }

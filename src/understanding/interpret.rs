@@ -258,13 +258,11 @@ fn choose_metrics(text: &str, matches: &[&Match], english: bool) -> Vec<String> 
         if !english {
             best.reverse();
         }
-        if let Some(found) = best.first() {
-            if let Some(Target::Metric(name)) = found.entries.first().map(|entry| &entry.target) {
-                if !names.contains(name) {
+        if let Some(found) = best.first()
+            && let Some(Target::Metric(name)) = found.entries.first().map(|entry| &entry.target)
+                && !names.contains(name) {
                     names.push(name.clone());
                 }
-            }
-        }
     }
     names
 }

@@ -203,11 +203,10 @@ impl Lexicon {
         for length in (1..=longest).rev() {
             let start = characters[index].0;
             let end = characters.get(index + length).map_or(text.len(), |(offset, _)| *offset);
-            if let Some(entries) = self.words.get(&text[start..end]) {
-                if is_word_boundary(text, start, end) {
+            if let Some(entries) = self.words.get(&text[start..end])
+                && is_word_boundary(text, start, end) {
                     return Some((length, start, end, entries));
                 }
-            }
         }
         None
     }

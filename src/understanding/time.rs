@@ -2593,7 +2593,7 @@ impl Combiner<'_> {
                     return None;
                 }
                 let term = Term {
-                    spec: spec.clone(),
+                    spec: *spec,
                     end_of: true,
                 };
                 (term, index + 2)
@@ -2609,7 +2609,7 @@ impl Combiner<'_> {
                     self.adjacent(index, index + 1) && end_grain_fits(grain, spec)
                 });
                 let term = Term {
-                    spec: spec.clone(),
+                    spec: *spec,
                     end_of: has_end,
                 };
                 (term, if has_end { index + 2 } else { index + 1 })
