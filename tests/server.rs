@@ -576,6 +576,7 @@ fn serve_on_loopback_port() {
         bind: address,
         semantic_layer: semantic_layer_dir(),
         warehouse: demo_warehouse().to_path_buf(),
+        knowledge_base: None,
         limits: Limits::default(),
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

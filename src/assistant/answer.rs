@@ -107,7 +107,8 @@ impl Assistant {
             && interpretation.filters.is_empty()
             && interpretation.group_by.is_empty()
             && interpretation.ranking.is_none();
-        if only_time && state.last.is_none() {
+        let off_topic = interpretation.unmatched > 3;
+        if only_time && (state.last.is_none() || off_topic) {
             return self.fallback(session_id, english);
         }
         let (merged, follow_up) = plan::merge(state.last.as_ref(), interpretation);
@@ -136,6 +137,15 @@ impl Assistant {
                     )
                 };
                 let mut response = ChatResponse::text_only(session_id, AnswerKind::Metric, text);
+                let mut metrics = merged.metrics.clone();
+                if metrics.is_empty() {
+                    metrics.extend(self.layer.default_metric.clone());
+                }
+                response.query = Some(serde_json::json!({
+                    "metrics": metrics,
+                    "dimensions": merged.group_by,
+                    "period": {"start": period.start.to_string(), "end": period.end.to_string()},
+                }));
                 response.rows = Some(Vec::new());
                 response.columns = Some(Vec::new());
                 response.reference_date = Some(self.time_context.reference.to_string());
@@ -287,6 +297,10 @@ impl Assistant {
                 (false, "quarter") => "季度".to_owned(),
                 (false, _) => "年份".to_owned(),
             };
+        }
+        if english {
+            // `branch__branch_name` reads as "branch name".
+            return name.rsplit("__").next().unwrap_or(name).replace('_', " ");
         }
         self.lexicon.dimension_label(name).unwrap_or(name).to_owned()
     }

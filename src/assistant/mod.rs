@@ -34,6 +34,8 @@ pub enum AssistantError {
     Warehouse(#[from] WarehouseError),
     #[error("the warehouse has no data: {0}")]
     NoData(String),
+    #[error(transparent)]
+    KnowledgeBase(#[from] crate::faq::FaqError),
 }
 
 /// Searches the e-banking knowledge base; the FAQ module implements it.
@@ -78,6 +80,17 @@ impl Assistant {
             time_context: TimeContext::new(reference_date).with_data_start(first_day),
             knowledge_base: None,
         })
+    }
+
+    /// Loads the knowledge base in `dir` and routes FAQ questions to it.
+    /// Entries with mistakes are left out and logged; the others load.
+    pub fn with_knowledge_base_dir(self, dir: &Path) -> Result<Assistant, AssistantError> {
+        let (index, diagnostics) = crate::faq::FaqIndex::open(dir)?;
+        for diagnostic in &diagnostics.0 {
+            tracing::warn!(%diagnostic, "knowledge-base entry left out");
+        }
+        tracing::info!(entries = index.len(), folder = %dir.display(), "knowledge base loaded");
+        Ok(self.with_knowledge_base(Arc::new(index)))
     }
 
     /// Routes FAQ questions to `knowledge_base`.

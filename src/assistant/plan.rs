@@ -6,7 +6,7 @@ use chrono::NaiveDate;
 use crate::compiler::{MetricQuery, OrderBy};
 use crate::semantic::{self, Metric, MetricKind, SemanticLayer, TimeGrain};
 use crate::understanding::interpret::{Filter, Interpretation};
-use crate::understanding::time::{self, Period, PeriodKind, TimeContext};
+use crate::understanding::time::{self, Period, PeriodKind, PeriodSource, TimeContext};
 use crate::warehouse::Value;
 
 /// A query ready to compile, with what the answer needs to describe it.
@@ -83,6 +83,15 @@ pub fn is_point_in_time(metric: &Metric) -> bool {
     matches!(metric.default_period, Some(semantic::DefaultPeriod::ReferenceDate))
 }
 
+/// Orders default periods from the shortest to the longest.
+fn period_width(period: time::DefaultPeriod) -> u8 {
+    match period {
+        time::DefaultPeriod::ReferenceDay => 0,
+        time::DefaultPeriod::ReferenceMonth => 1,
+        time::DefaultPeriod::YearToDate => 2,
+    }
+}
+
 fn default_period(metric: &Metric) -> time::DefaultPeriod {
     match metric.default_period {
         Some(semantic::DefaultPeriod::YearToDate) => time::DefaultPeriod::YearToDate,
@@ -107,11 +116,31 @@ pub fn plan(
     };
     let point_in_time = is_point_in_time(first);
 
-    let resolved = interpretation
-        .time
-        .parse
-        .resolve(context, default_period(first), previous_period);
+    // Several metrics share one period: the widest of their defaults, so
+    // 存款余额和日均存款 reads the balance at the end of the year to date.
+    let default = metrics
+        .iter()
+        .filter_map(|name| layer.metric(name))
+        .map(default_period)
+        .max_by_key(|period| period_width(*period))
+        .unwrap_or(time::DefaultPeriod::ReferenceDay);
+    let resolved = interpretation.time.parse.resolve(context, default, previous_period);
     let mut period = resolved.period;
+    // A series with no period (每月存款余额) covers a span of its grain.
+    if resolved.source == PeriodSource::MetricDefault {
+        if let Some(grain) = resolved.grain {
+            let (count, unit) = match grain {
+                TimeGrain::Day => (30, TimeGrain::Day),
+                TimeGrain::Week => (12, TimeGrain::Week),
+                TimeGrain::Month => (12, TimeGrain::Month),
+                TimeGrain::Quarter => (24, TimeGrain::Month),
+                TimeGrain::Year => (36, TimeGrain::Month),
+            };
+            if let Some(series) = Period::rolling(count, unit, context) {
+                period = series;
+            }
+        }
+    }
     // An average or a flow asked at the end of a period (2025年末日均) is
     // asked over that period.
     if !point_in_time

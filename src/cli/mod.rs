@@ -20,6 +20,7 @@ use wenshu::{conformance, demo};
 
 const DEFAULT_WAREHOUSE: &str = "data/demo.duckdb";
 const DEFAULT_SEMANTIC_LAYER: &str = "semantic_layer";
+const DEFAULT_KNOWLEDGE_BASE: &str = "knowledge_base";
 
 #[derive(Debug, Parser)]
 #[command(name = "wenshu", version, about = "Wenshu (问数): ask your deposit metrics in Chinese")]
@@ -292,6 +293,7 @@ fn run_serve(
         bind,
         semantic_layer,
         warehouse: warehouse_or_demo(warehouse)?,
+        knowledge_base: knowledge_base_folder(),
         limits: Limits::default(),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -302,6 +304,13 @@ fn run_serve(
     Ok(ExitCode::SUCCESS)
 }
 
+/// The knowledge-base folder, `knowledge_base/` in the working folder,
+/// when it exists.
+fn knowledge_base_folder() -> Option<PathBuf> {
+    let folder = PathBuf::from(DEFAULT_KNOWLEDGE_BASE);
+    folder.is_dir().then_some(folder)
+}
+
 fn run_ask(
     question: &str,
     json: bool,
@@ -310,7 +319,10 @@ fn run_ask(
 ) -> anyhow::Result<ExitCode> {
     let question = server::check_message(question, Limits::default().max_message_chars)?;
     let warehouse = warehouse_or_demo(warehouse)?;
-    let assistant = Assistant::open(semantic_layer, &warehouse)?;
+    let mut assistant = Assistant::open(semantic_layer, &warehouse)?;
+    if let Some(folder) = knowledge_base_folder() {
+        assistant = assistant.with_knowledge_base_dir(&folder)?;
+    }
 
     let session_id = server::new_session_id();
     let mut conversation = ConversationState::default();

@@ -1,19 +1,22 @@
-//! The two ways the FAQ index splits text into terms, used alike on the
-//! entries and on the question.
+//! How the FAQ index splits text into terms, alike for entries and questions.
 //!
-//! - Words: jieba's search mode (手机银行 yields 手机, 银行 and 手机银行),
-//!   which also keeps English words whole. Matches on words score highest.
-//! - Grams: each Chinese character and each pair of neighbouring ones
-//!   (an English word counts as one character). They match typos and
-//!   colloquial forms that share no whole word with an entry, such as
-//!   等录 for 登录 or 刷脸 against 人脸识别 in an entry's keywords.
+//! - Words: jieba's search mode, which adds the dictionary words inside a
+//!   long word (身份证 also yields 身份). English words stay whole.
+//! - Grams: each Chinese character and each pair of neighbouring ones, where
+//!   an English word counts as one character. They match typos and colloquial
+//!   forms that share no whole word with an entry, such as 等录 for 登录.
+//! - Content words: jieba's part-of-speech tags drop pronouns, particles,
+//!   prepositions, conjunctions and adverbs (你们, 吗, 怎么, 一直), which say
+//!   nothing about the topic. The confidence judgement counts these.
 //!
-//! Both first apply [`normalize`]: full-width forms become ASCII and ASCII
-//! is lowercased. Tokens without a letter or digit (spaces, punctuation)
-//! are dropped.
+//! All three first apply [`normalize`], which turns full-width forms into
+//! ASCII and lowercases ASCII. Tokens without a letter or digit (spaces,
+//! punctuation) are dropped.
 
+use std::sync::LazyLock;
+
+use jieba_rs::Jieba;
 use tantivy::tokenizer::{Token, TokenStream, Tokenizer};
-use tantivy_jieba::JiebaTokenizer;
 
 use crate::understanding::lexicon::normalize;
 
@@ -22,33 +25,47 @@ pub(super) const WORDS: &str = "faq_words";
 /// The tokenizer name of the gram field in the index.
 pub(super) const GRAMS: &str = "faq_grams";
 
-/// Splits `text` into words; a word may repeat.
+/// One jieba instance with its built-in dictionary, shared by all indexes
+/// because loading the dictionary takes about 25 MB and a noticeable pause.
+static JIEBA: LazyLock<Jieba> = LazyLock::new(Jieba::new);
+
+/// Splits `text` into words, with the shorter words inside long ones; a
+/// word may repeat.
 pub(super) fn words(text: &str) -> Vec<String> {
     let normalized = normalize(text);
-    let mut jieba = JiebaTokenizer::new();
-    let mut stream = jieba.token_stream(&normalized);
-    let mut words = Vec::new();
-    while let Some(token) = stream.next() {
-        if token.text.chars().any(char::is_alphanumeric) {
-            words.push(token.text.clone());
-        }
-    }
-    words
+    JIEBA
+        .cut_for_search(&normalized, true)
+        .into_iter()
+        .filter(|token| has_letter_or_digit(token.word))
+        .map(|token| token.word.to_owned())
+        .collect()
 }
 
-/// Splits `text` into words without overlaps (jieba's default mode), for
-/// judging how much of a question an entry covers.
-pub(super) fn segments(text: &str) -> Vec<String> {
+/// Splits `text` into words without overlaps and keeps those whose part of
+/// speech carries meaning; a word may repeat.
+///
+/// The segmentation runs without jieba's HMM, so that characters it does
+/// not know as a word stay single (钱存 becomes 钱, 存) instead of being
+/// guessed into a new word that no entry contains.
+pub(super) fn content_words(text: &str) -> Vec<String> {
     let normalized = normalize(text);
-    let mut jieba = JiebaTokenizer::with_search_mode(false);
-    let mut stream = jieba.token_stream(&normalized);
-    let mut words = Vec::new();
-    while let Some(token) = stream.next() {
-        if token.text.chars().any(char::is_alphanumeric) {
-            words.push(token.text.clone());
-        }
-    }
-    words
+    JIEBA
+        .tag(&normalized, false)
+        .into_iter()
+        .filter(|tag| has_letter_or_digit(tag.word) && !is_function_tag(tag.tag))
+        .map(|tag| tag.word.to_owned())
+        .collect()
+}
+
+/// True for the jieba (ICTCLAS) tags of words without content: pronouns
+/// (r), particles (u, y), prepositions (p), conjunctions (c), adverbs (d),
+/// interjections (e), onomatopoeia (o) and non-words (x).
+fn is_function_tag(tag: &str) -> bool {
+    tag == "e" || matches!(tag.chars().next(), Some('r' | 'u' | 'y' | 'p' | 'c' | 'd' | 'o' | 'x'))
+}
+
+fn has_letter_or_digit(word: &str) -> bool {
+    word.chars().any(char::is_alphanumeric)
 }
 
 /// Splits `text` into single characters and pairs of neighbouring
@@ -70,6 +87,11 @@ pub(super) fn grams(text: &str) -> Vec<String> {
     grams
 }
 
+/// True for a gram of two units rather than one.
+pub(super) fn is_pair(gram: &str) -> bool {
+    units(gram).nth(1).is_some()
+}
+
 fn push_run_grams(run: &[&str], grams: &mut Vec<String>) {
     for unit in run {
         grams.push((*unit).to_owned());
@@ -80,8 +102,8 @@ fn push_run_grams(run: &[&str], grams: &mut Vec<String>) {
 }
 
 /// Splits normalized text into units: a run of ASCII letters and digits,
-/// or one other letter (a Chinese character). `None` marks a separator
-/// (space or punctuation), which no pair crosses.
+/// or one other character. `None` stands for a separator (space or
+/// punctuation), which no pair crosses.
 fn units(text: &str) -> impl Iterator<Item = Option<&str>> {
     let mut rest = text;
     std::iter::from_fn(move || {
@@ -122,8 +144,8 @@ impl Tokenizer for GramTokenizer {
     }
 }
 
-/// Tokens computed in advance. Offsets are not kept because the index
-/// stores no positions: no query here is a phrase query and nothing is
+/// Tokens computed in advance. Offsets are left at zero because the index
+/// stores no positions: no query here is a phrase query, and nothing is
 /// highlighted.
 pub(super) struct OwnedTokenStream {
     texts: std::vec::IntoIter<String>,
@@ -145,6 +167,7 @@ impl TokenStream for OwnedTokenStream {
             return false;
         };
         self.token.text = text;
+        // The default position is usize::MAX, so the first token gets 0.
         self.token.position = self.token.position.wrapping_add(1);
         true
     }
@@ -165,21 +188,33 @@ mod tests {
     #[test]
     fn words_keep_english_and_drop_punctuation() {
         let split = words("手机银行APP登不上？");
-        assert!(split.contains(&"手机银行".to_owned()), "{split:?}");
         assert!(split.contains(&"手机".to_owned()), "{split:?}");
+        assert!(split.contains(&"银行".to_owned()), "{split:?}");
         assert!(split.contains(&"app".to_owned()), "{split:?}");
-        assert!(
-            !split.iter().any(|word| word == "?" || word == "？"),
-            "{split:?}"
-        );
+        assert!(!split.iter().any(|word| word == "?" || word == "？"), "{split:?}");
+
+        let inner = words("身份证");
+        assert!(inner.contains(&"身份".to_owned()), "{inner:?}");
+        assert!(inner.contains(&"身份证".to_owned()), "{inner:?}");
+    }
+
+    #[test]
+    fn content_words_drop_function_words() {
+        assert_eq!(content_words("钱存你们银行安全吗"), vec!["钱", "存", "银行", "安全"]);
+        assert_eq!(content_words("app登不进去了"), vec!["app", "登", "进去"]);
     }
 
     #[test]
     fn grams_pair_neighbours_within_runs() {
-        assert_eq!(
-            grams("U盾，丢了"),
-            vec!["u", "盾", "u盾", "丢", "了", "丢了"]
-        );
+        assert_eq!(grams("U盾，丢了"), vec!["u", "盾", "u盾", "丢", "了", "丢了"]);
         assert_eq!(grams("ＵＫｅｙ 证书"), vec!["ukey", "证", "书", "证书"]);
+    }
+
+    #[test]
+    fn pairs_count_english_words_as_one_unit() {
+        assert!(is_pair("u盾"));
+        assert!(is_pair("证书"));
+        assert!(!is_pair("ukey"));
+        assert!(!is_pair("证"));
     }
 }

@@ -80,6 +80,8 @@ pub struct ServerConfig {
     pub semantic_layer: PathBuf,
     /// The DuckDB warehouse, opened read-only.
     pub warehouse: PathBuf,
+    /// The e-banking knowledge base; FAQ questions get a fallback without it.
+    pub knowledge_base: Option<PathBuf>,
     pub limits: Limits,
 }
 
@@ -154,7 +156,7 @@ pub async fn run(
 async fn load(state: AppState, config: ServerConfig) -> anyhow::Result<()> {
     let started = Instant::now();
     let loading = tokio::task::spawn_blocking(move || -> anyhow::Result<NaiveDate> {
-        let assistant =
+        let mut assistant =
             Assistant::open(&config.semantic_layer, &config.warehouse).with_context(|| {
                 format!(
                     "cannot start the assistant with semantic layer `{}` and warehouse `{}`",
@@ -162,6 +164,11 @@ async fn load(state: AppState, config: ServerConfig) -> anyhow::Result<()> {
                     config.warehouse.display()
                 )
             })?;
+        if let Some(folder) = &config.knowledge_base {
+            assistant = assistant.with_knowledge_base_dir(folder).with_context(|| {
+                format!("cannot load the knowledge base `{}`", folder.display())
+            })?;
+        }
         let reference_date = assistant.reference_date();
         state.mark_ready(Arc::new(assistant));
         Ok(reference_date)

@@ -80,6 +80,10 @@ pub struct Interpretation {
     pub evidence: Vec<Evidence>,
     /// For `clarify`: the readings offered.
     pub candidates: Vec<String>,
+    /// Letters and characters that matched no word and no time expression,
+    /// particles left out: many of them mean the question is about
+    /// something else (明天梅州会下雨吗).
+    pub unmatched: usize,
 }
 
 /// Reads a question whose time words `time` has already parsed from the
@@ -103,6 +107,7 @@ pub fn interpret(
         english,
         evidence: Vec::new(),
         candidates: Vec::new(),
+        unmatched: 0,
     };
 
     if is_refused(&text) {
@@ -119,8 +124,19 @@ pub fn interpret(
         }
     }
     let mut matches = lexicon.find(&masked);
-    // A long word with one typo replaces the short exact words inside it.
+    // A long word with one typo replaces the short exact words inside it,
+    // unless the typo would change one of them (存款同比 is not 存款占比).
     for corrected in lexicon.find_with_typos(&masked, &matches) {
+        let overlapped: Vec<&Match> = matches
+            .iter()
+            .filter(|found| found.start < corrected.end && found.end > corrected.start)
+            .collect();
+        let keeps_exact_words = overlapped
+            .iter()
+            .all(|found| lexicon.is_part_of_word(&found.text, &corrected));
+        if !keeps_exact_words {
+            continue;
+        }
         matches.retain(|found| found.end <= corrected.start || found.start >= corrected.end);
         matches.push(corrected);
     }
@@ -175,6 +191,14 @@ pub fn interpret(
         }
     }
 
+    interpretation.unmatched = masked
+        .char_indices()
+        .filter(|(offset, character)| {
+            character.is_alphanumeric()
+                && !FUNCTION_CHARACTERS.contains(character)
+                && !matches.iter().any(|found| found.start <= *offset && *offset < found.end)
+        })
+        .count();
     interpretation.metrics = choose_metrics(&masked, &metric_matches, english);
     settle_breakdowns(&masked, &matches, &mut interpretation);
     interpretation.ranking = ranking(&masked);
@@ -292,6 +316,11 @@ fn settle_breakdowns(text: &str, matches: &[Match], interpretation: &mut Interpr
     }
     interpretation.group_by = kept;
 }
+
+/// Question and follow-up words that carry no subject of their own.
+const FUNCTION_CHARACTERS: [char; 16] = [
+    '那', '呢', '吗', '的', '了', '是', '看', '再', '多', '少', '有', '么', '什', '怎', '和', '也',
+];
 
 const CHINESE_DIGITS: [(char, u64); 11] = [
     ('零', 0),

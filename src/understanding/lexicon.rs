@@ -203,10 +203,17 @@ impl Lexicon {
         for length in (1..=longest).rev() {
             let start = characters[index].0;
             let end = characters.get(index + length).map_or(text.len(), |(offset, _)| *offset);
-            if let Some(entries) = self.words.get(&text[start..end])
-                && is_word_boundary(text, start, end) {
-                    return Some((length, start, end, entries));
-                }
+            let Some(entries) = self.words.get(&text[start..end]) else {
+                continue;
+            };
+            if is_word_boundary(text, start, end) {
+                return Some((length, start, end, entries));
+            }
+            // An English plural (time deposits) matches its singular.
+            let plural = text[end..].starts_with('s') && text[start..end].is_ascii();
+            if plural && is_word_boundary(text, start, end + 1) {
+                return Some((length + 1, start, end + 1, entries));
+            }
         }
         None
     }
@@ -295,6 +302,15 @@ impl Lexicon {
             }
         }
         best
+    }
+
+    /// True when `part` appears, unchanged, inside the lexicon word that the
+    /// corrected match `whole` stands for.
+    pub fn is_part_of_word(&self, part: &str, whole: &Match) -> bool {
+        self.words
+            .iter()
+            .filter(|(_, entries)| *entries == &whole.entries)
+            .any(|(word, _)| word.contains(part))
     }
 
     /// The number of distinct values of a dimension item in the lexicon.
