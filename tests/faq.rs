@@ -397,3 +397,64 @@ fn probe_features() {
     std::fs::write("/tmp/faq_probe.tsv", lines.join("\n")).unwrap();
 }
 // PROBE-END
+
+// PROBE2-BEGIN (temporary end-to-end measurement, removed before hand-over)
+#[test]
+#[ignore]
+fn probe_end_to_end() {
+    use wenshu::assistant::{Assistant, ConversationState};
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let assistant = Assistant::open(&root.join("semantic_layer"), &root.join("data/demo.duckdb"))
+        .unwrap()
+        .with_knowledge_base_dir(&root.join("knowledge_base"))
+        .unwrap();
+    let mut out = Vec::new();
+    for file in ["eval/faq_dev.jsonl", "eval/metrics_dev.jsonl"] {
+        let path = shared_file(file).unwrap();
+        for line in std::fs::read_to_string(path).unwrap().lines() {
+            let case: serde_json::Value = serde_json::from_str(line).unwrap();
+            let mut state = ConversationState::default();
+            for turn in case["turns"].as_array().unwrap() {
+                let q = turn["q"].as_str().unwrap();
+                let r = assistant.respond("probe", &mut state, q);
+                let kind = serde_json::to_value(r.kind).unwrap();
+                let id = r.faq.as_ref().map(|f| f.best.id.clone()).unwrap_or_default();
+                let expected = turn.get("faq_id").and_then(|v| v.as_str()).map(|s| format!("faq:{s}"))
+                    .or_else(|| turn.get("kind").map(|k| format!("kind:{k}")))
+                    .unwrap_or_else(|| "metric".to_owned());
+                out.push(format!("{}\t{}\t{}\t{}\t{}", case["id"].as_str().unwrap(), q, expected, kind, id));
+            }
+        }
+    }
+    std::fs::write("/tmp/faq_e2e.tsv", out.join("\n")).unwrap();
+}
+// PROBE2-END
+
+// PROBE3-BEGIN (temporary)
+#[test]
+#[ignore]
+fn probe_interpret() {
+    use wenshu::understanding::interpret::{TimeReading, interpret};
+    use wenshu::understanding::lexicon::{Lexicon, normalize};
+    use wenshu::understanding::time::{TimeContext, parse_time_in};
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let layer = wenshu::semantic::load_dir(&root.join("semantic_layer")).unwrap();
+    let warehouse = wenshu::warehouse::Warehouse::open_read_only(&root.join("data/demo.duckdb")).unwrap();
+    let lexicon = Lexicon::build(&layer, &warehouse).unwrap();
+    let context = TimeContext::new(chrono::NaiveDate::from_ymd_opt(2026, 11, 30).unwrap());
+    let mut out = Vec::new();
+    for file in ["eval/faq_dev.jsonl", "eval/metrics_dev.jsonl"] {
+        for line in std::fs::read_to_string(shared_file(file).unwrap()).unwrap().lines() {
+            let case: serde_json::Value = serde_json::from_str(line).unwrap();
+            for turn in case["turns"].as_array().unwrap() {
+                let q = turn["q"].as_str().unwrap();
+                let parse = parse_time_in(&normalize(q), &context);
+                let i = interpret(q, &layer, &lexicon, TimeReading { parse });
+                let ev: Vec<String> = i.evidence.iter().map(|e| format!("{}={}", e.text, e.meaning)).collect();
+                out.push(format!("{}\t{}\t{:?}\tm={:?}\tf={}\tg={:?}\tt={}\t{}", case["id"].as_str().unwrap(), q, i.intent, i.metrics, i.filters.len(), i.group_by, i.time.has_any(), ev.join(",")));
+            }
+        }
+    }
+    std::fs::write("/tmp/faq_interpret.tsv", out.join("\n")).unwrap();
+}
+// PROBE3-END

@@ -59,20 +59,50 @@ impl Assistant {
         response
     }
 
-    pub(super) fn faq(&self, session_id: &str, question: &str, english: bool) -> ChatResponse {
-        let Some(knowledge_base) = &self.knowledge_base else {
-            return self.fallback(session_id, english);
-        };
-        let mut hits = knowledge_base.search(question, 4);
-        if hits.is_empty() {
-            return self.fallback(session_id, english);
+    /// Answers from the knowledge base when its best entry is clearly the
+    /// answer; returns None otherwise.
+    pub(super) fn faq(&self, session_id: &str, question: &str, english: bool) -> Option<ChatResponse> {
+        let knowledge_base = self.knowledge_base.as_ref()?;
+        let found = knowledge_base.search(question, 4);
+        if !found.confident || found.hits.is_empty() {
+            return None;
         }
+        let mut hits = found.hits;
         let best = hits.remove(0);
         let mut response = ChatResponse::text_only(session_id, AnswerKind::Faq, best.answer.clone());
+        response.suggestions = hits.iter().map(|hit| hit.question.clone()).collect();
         response.faq = Some(FaqAnswer {
             best,
             runners_up: hits,
         });
+        let _ = english;
+        Some(response)
+    }
+
+    /// Says the question is not covered; when the knowledge base has entries
+    /// close to it, they are offered first, then example metric questions.
+    pub(super) fn fallback_with_entries(&self, session_id: &str, question: &str, english: bool) -> ChatResponse {
+        let mut response = self.fallback(session_id, english);
+        let Some(knowledge_base) = &self.knowledge_base else {
+            return response;
+        };
+        let close: Vec<String> = knowledge_base
+            .search(question, 3)
+            .hits
+            .into_iter()
+            .map(|hit| hit.question)
+            .collect();
+        if close.is_empty() {
+            return response;
+        }
+        response.text = if english {
+            format!("I did not find a clear answer. Did you mean one of these? {}", close.join(" / "))
+        } else {
+            format!("没有找到确切的答案。您是不是想问：{}", close.join("；"))
+        };
+        let mut suggestions = close;
+        suggestions.append(&mut response.suggestions);
+        response.suggestions = suggestions;
         response
     }
 

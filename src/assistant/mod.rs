@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 use chrono::NaiveDate;
 
 use crate::semantic::{self, Diagnostics, SemanticLayer};
-use crate::understanding::interpret::{Intent, TimeReading, interpret};
+use crate::understanding::interpret::{Intent, TimeReading, interpret, is_how_to};
 use crate::understanding::lexicon::{Lexicon, normalize};
 use crate::understanding::time::{TimeContext, parse_time_in};
 use crate::warehouse::{Value, Warehouse, WarehouseError};
@@ -40,8 +40,18 @@ pub enum AssistantError {
 
 /// Searches the e-banking knowledge base; the FAQ module implements it.
 pub trait KnowledgeBase: Send + Sync {
-    /// Returns the best entries for a question, best first.
-    fn search(&self, question: &str, limit: usize) -> Vec<FaqHit>;
+    /// Returns the best entries for a question, best first, and whether
+    /// the first is clearly the answer.
+    fn search(&self, question: &str, limit: usize) -> KnowledgeBaseHits;
+}
+
+/// The entries a knowledge-base search found.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct KnowledgeBaseHits {
+    pub hits: Vec<FaqHit>,
+    /// False when the best hit is weak or not clearly ahead of the next:
+    /// the hits are then suggestions, not the answer.
+    pub confident: bool,
 }
 
 /// What a conversation remembers between turns.
@@ -129,13 +139,40 @@ impl Assistant {
                 response.candidates = Some(interpretation.candidates.clone());
                 response
             }
-            Intent::Faq => self.faq(session_id, question, english),
-            Intent::Fallback => self.fallback(session_id, english),
+            // A question no semantic-layer word matched may still be a
+            // service question in other words (人工客服电话).
+            Intent::Faq | Intent::Fallback => self
+                .faq(session_id, question, english)
+                .unwrap_or_else(|| self.fallback_with_entries(session_id, question, english)),
+            // Value words with no metric, breakdown or time (大额存单能转让吗,
+            // 小程序绑卡) or with how-to words ask how to do something, not
+            // for a figure, when the knowledge base clearly has the answer.
+            Intent::Metric
+                if interpretation.metrics.is_empty()
+                    && !asks_for_figure(&normalized)
+                    && (is_how_to(&normalized)
+                        || (interpretation.group_by.is_empty()
+                            && !interpretation.time.has_any()
+                            && !interpretation.follow_up.elliptic)) =>
+            {
+                self.faq(session_id, question, english)
+                    .unwrap_or_else(|| self.metric_answer(session_id, state, interpretation))
+            }
             Intent::Metric => self.metric_answer(session_id, state, interpretation),
         };
         tracing::info!(session = session_id, kind = ?response.kind, "answered");
         response
     }
+}
+
+/// True for wording that asks for an amount (对公存款有多少), which the
+/// metrics answer even when the question names no metric.
+fn asks_for_figure(text: &str) -> bool {
+    [
+        "有多少", "是多少", "多少亿", "多少万", "余额", "规模", "总额", "总量", "how much", "how many", "total",
+    ]
+    .iter()
+    .any(|word| text.contains(word))
 }
 
 /// Reads the first and latest day of every measure's time dimension; the

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::SystemTime;
 
-use crate::assistant::{FaqHit, KnowledgeBase};
+use crate::assistant::{KnowledgeBase, KnowledgeBaseHits};
 
 pub use entry::{Diagnostic, Diagnostics, FaqEntry, LoadedEntries, load_dir, parse_entry};
 pub use evaluate::{EvaluationError, EvaluationReport, FaqMiss, evaluate_file};
@@ -191,16 +191,11 @@ impl FaqIndex {
 }
 
 impl KnowledgeBase for FaqIndex {
-    /// Returns the hits only when the best one is clearly the answer, so
-    /// that a question the knowledge base does not cover gets no FAQ answer.
-    // NOTE: `KnowledgeBase::search` cannot carry the "not sure" case, so the
-    // suggestions of an unconfident search are dropped here.
-    fn search(&self, question: &str, limit: usize) -> Vec<FaqHit> {
+    fn search(&self, question: &str, limit: usize) -> KnowledgeBaseHits {
         let outcome = FaqIndex::search(self, question, limit);
-        if outcome.confident {
-            outcome.hits
-        } else {
-            Vec::new()
+        KnowledgeBaseHits {
+            hits: outcome.hits,
+            confident: outcome.confident,
         }
     }
 }

@@ -460,7 +460,8 @@ fn is_glossary(text: &str) -> bool {
     .any(|word| text.contains(word))
 }
 
-fn is_how_to(text: &str) -> bool {
+/// True for how-to and service wording (怎么, 如何, 登录, 转账, how do).
+pub fn is_how_to(text: &str) -> bool {
     [
         "怎么", "如何", "怎样", "办理", "开通", "登录", "登陆", "密码", "转账", "限额", "u盾", "手机银行", "网银",
         "网上银行", "验证码", "挂失", "how do", "how can", "how to", "password", "login", "transfer",
