@@ -242,16 +242,13 @@ fn plan_query(
         .parse
         .resolve(context, default_period, None);
     let mut period = resolved.period;
-    if !point_in_time {
-        if let PeriodKind::Day {
+    if !point_in_time
+        && let PeriodKind::Day {
             end_of: Some(calendar),
         } = &period.kind
-        {
-            if let Some(enclosing) = Period::calendar(*calendar, context) {
+            && let Some(enclosing) = Period::calendar(*calendar, context) {
                 period = enclosing;
             }
-        }
-    }
     if !period.coverage.has_data() {
         return None;
     }
@@ -292,15 +289,14 @@ fn plan_query(
 
     let mut order_by = Vec::new();
     let mut limit = None;
-    if let Some(ranking) = interpretation.ranking {
-        if group_by.iter().any(|item| !item.starts_with("metric_time")) || grain.is_none() {
+    if let Some(ranking) = interpretation.ranking
+        && (group_by.iter().any(|item| !item.starts_with("metric_time")) || grain.is_none()) {
             order_by.push(OrderBy {
                 item: metrics[0].clone(),
                 descending: ranking.descending,
             });
             limit = ranking.limit;
         }
-    }
     if let Some(grain) = grain {
         order_by.push(OrderBy {
             item: format!("metric_time__{}", grain.name()),

@@ -127,8 +127,8 @@ pub fn plan(
     let resolved = interpretation.time.parse.resolve(context, default, previous_period);
     let mut period = resolved.period;
     // A series with no period (每月存款余额) covers a span of its grain.
-    if resolved.source == PeriodSource::MetricDefault {
-        if let Some(grain) = resolved.grain {
+    if resolved.source == PeriodSource::MetricDefault
+        && let Some(grain) = resolved.grain {
             let (count, unit) = match grain {
                 TimeGrain::Day => (30, TimeGrain::Day),
                 TimeGrain::Week => (12, TimeGrain::Week),
@@ -140,7 +140,6 @@ pub fn plan(
                 period = series;
             }
         }
-    }
     // An average or a flow asked at the end of a period (2025年末日均) is
     // asked over that period.
     if !point_in_time
