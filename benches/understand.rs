@@ -246,9 +246,10 @@ fn plan_query(
         && let PeriodKind::Day {
             end_of: Some(calendar),
         } = &period.kind
-            && let Some(enclosing) = Period::calendar(*calendar, context) {
-                period = enclosing;
-            }
+        && let Some(enclosing) = Period::calendar(*calendar, context)
+    {
+        period = enclosing;
+    }
     if !period.coverage.has_data() {
         return None;
     }
@@ -290,13 +291,14 @@ fn plan_query(
     let mut order_by = Vec::new();
     let mut limit = None;
     if let Some(ranking) = interpretation.ranking
-        && (group_by.iter().any(|item| !item.starts_with("metric_time")) || grain.is_none()) {
-            order_by.push(OrderBy {
-                item: metrics[0].clone(),
-                descending: ranking.descending,
-            });
-            limit = ranking.limit;
-        }
+        && (group_by.iter().any(|item| !item.starts_with("metric_time")) || grain.is_none())
+    {
+        order_by.push(OrderBy {
+            item: metrics[0].clone(),
+            descending: ranking.descending,
+        });
+        limit = ranking.limit;
+    }
     if let Some(grain) = grain {
         order_by.push(OrderBy {
             item: format!("metric_time__{}", grain.name()),

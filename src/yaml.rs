@@ -28,7 +28,10 @@ impl fmt::Display for Span {
 pub enum Value {
     /// A scalar as written; `quoted` is false for plain scalars, which YAML
     /// may read as null, a boolean or a number.
-    Scalar { text: String, quoted: bool },
+    Scalar {
+        text: String,
+        quoted: bool,
+    },
     Sequence(Vec<Node>),
     Mapping(Vec<(Node, Node)>),
 }
@@ -174,7 +177,11 @@ impl TreeBuilder {
                     });
                 };
                 let (node, anchor) = match frame {
-                    Frame::Sequence { items, span, anchor } => (
+                    Frame::Sequence {
+                        items,
+                        span,
+                        anchor,
+                    } => (
                         Node {
                             value: Value::Sequence(items),
                             span,
@@ -182,7 +189,10 @@ impl TreeBuilder {
                         anchor,
                     ),
                     Frame::Mapping {
-                        entries, span, anchor, ..
+                        entries,
+                        span,
+                        anchor,
+                        ..
                     } => (
                         Node {
                             value: Value::Mapping(entries),
@@ -277,6 +287,9 @@ mod tests {
     #[test]
     fn aliases_resolve() {
         let documents = parse_documents("a: &x {k: v}\nb: *x\n").unwrap();
-        assert_eq!(documents[0].get("b").unwrap().get("k").unwrap().as_str(), Some("v"));
+        assert_eq!(
+            documents[0].get("b").unwrap().get("k").unwrap().as_str(),
+            Some("v")
+        );
     }
 }

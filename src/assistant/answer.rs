@@ -7,7 +7,9 @@ use crate::warehouse::Value;
 
 use super::plan::{self, PlanError, Turn, describe_period};
 use super::text::{format_value, metric_name};
-use super::{AnswerKind, Assistant, ChartKind, ChatResponse, ConversationState, FaqAnswer, ResponseColumn};
+use super::{
+    AnswerKind, Assistant, ChartKind, ChatResponse, ConversationState, FaqAnswer, ResponseColumn,
+};
 
 /// At most this many rows go into one answer.
 const MAX_ANSWER_ROWS: u64 = 5_000;
@@ -36,8 +38,13 @@ impl Assistant {
             let name = metric_name(metric, english);
             let example = match (english, metric.default_period) {
                 (true, _) => format!("What is the {name} this year?"),
-                (false, Some(crate::semantic::DefaultPeriod::YearToDate)) => format!("今年以来{name}是多少？"),
-                (false, _) => format!("各{}{name}", self.first_dimension_label().unwrap_or_default()),
+                (false, Some(crate::semantic::DefaultPeriod::YearToDate)) => {
+                    format!("今年以来{name}是多少？")
+                }
+                (false, _) => format!(
+                    "各{}{name}",
+                    self.first_dimension_label().unwrap_or_default()
+                ),
             };
             examples.push(example);
         }
@@ -45,7 +52,10 @@ impl Assistant {
     }
 
     fn first_dimension_label(&self) -> Option<String> {
-        self.lexicon.dimensions.first().map(|dimension| dimension.label.clone())
+        self.lexicon
+            .dimensions
+            .first()
+            .map(|dimension| dimension.label.clone())
     }
 
     pub(super) fn fallback(&self, session_id: &str, english: bool) -> ChatResponse {
@@ -61,7 +71,12 @@ impl Assistant {
 
     /// Answers from the knowledge base when its best entry is clearly the
     /// answer; returns None otherwise.
-    pub(super) fn faq(&self, session_id: &str, question: &str, english: bool) -> Option<ChatResponse> {
+    pub(super) fn faq(
+        &self,
+        session_id: &str,
+        question: &str,
+        english: bool,
+    ) -> Option<ChatResponse> {
         let knowledge_base = self.knowledge_base.as_ref()?;
         let found = knowledge_base.search(question, 4);
         if !found.confident || found.hits.is_empty() {
@@ -69,7 +84,8 @@ impl Assistant {
         }
         let mut hits = found.hits;
         let best = hits.remove(0);
-        let mut response = ChatResponse::text_only(session_id, AnswerKind::Faq, best.answer.clone());
+        let mut response =
+            ChatResponse::text_only(session_id, AnswerKind::Faq, best.answer.clone());
         response.suggestions = hits.iter().map(|hit| hit.question.clone()).collect();
         response.faq = Some(FaqAnswer {
             best,
@@ -81,7 +97,12 @@ impl Assistant {
 
     /// Says the question is not covered; when the knowledge base has entries
     /// close to it, they are offered first, then example metric questions.
-    pub(super) fn fallback_with_entries(&self, session_id: &str, question: &str, english: bool) -> ChatResponse {
+    pub(super) fn fallback_with_entries(
+        &self,
+        session_id: &str,
+        question: &str,
+        english: bool,
+    ) -> ChatResponse {
         let mut response = self.fallback(session_id, english);
         let Some(knowledge_base) = &self.knowledge_base else {
             return response;
@@ -96,7 +117,10 @@ impl Assistant {
             return response;
         }
         response.text = if english {
-            format!("I did not find a clear answer. Did you mean one of these? {}", close.join(" / "))
+            format!(
+                "I did not find a clear answer. Did you mean one of these? {}",
+                close.join(" / ")
+            )
         } else {
             format!("没有找到确切的答案。您是不是想问：{}", close.join("；"))
         };
@@ -106,7 +130,11 @@ impl Assistant {
         response
     }
 
-    pub(super) fn glossary(&self, session_id: &str, interpretation: &Interpretation) -> ChatResponse {
+    pub(super) fn glossary(
+        &self,
+        session_id: &str,
+        interpretation: &Interpretation,
+    ) -> ChatResponse {
         let english = interpretation.english;
         let mut lines = Vec::new();
         for name in &interpretation.metrics {
@@ -115,12 +143,17 @@ impl Assistant {
             };
             let description = metric.description.clone().unwrap_or_default();
             lines.push(if english {
-                format!("{} ({}): {description}", metric_name(metric, true), metric.label.clone().unwrap_or_default())
+                format!(
+                    "{} ({}): {description}",
+                    metric_name(metric, true),
+                    metric.label.clone().unwrap_or_default()
+                )
             } else {
                 format!("{}的口径：{description}", metric_name(metric, false))
             });
         }
-        let mut response = ChatResponse::text_only(session_id, AnswerKind::Glossary, lines.join("\n"));
+        let mut response =
+            ChatResponse::text_only(session_id, AnswerKind::Glossary, lines.join("\n"));
         response.definitions = lines;
         response
     }
@@ -155,14 +188,20 @@ impl Assistant {
                     format!(
                         "There is no data for {}: the data covers {} to {}.",
                         describe_period(&period, true),
-                        self.time_context.data_start.map(|day| day.to_string()).unwrap_or_default(),
+                        self.time_context
+                            .data_start
+                            .map(|day| day.to_string())
+                            .unwrap_or_default(),
                         self.time_context.reference
                     )
                 } else {
                     format!(
                         "{} 没有数据：现有数据的范围是 {} 至 {}。",
                         describe_period(&period, false),
-                        self.time_context.data_start.map(|day| day.to_string()).unwrap_or_default(),
+                        self.time_context
+                            .data_start
+                            .map(|day| day.to_string())
+                            .unwrap_or_default(),
                         self.time_context.reference
                     )
                 };
@@ -209,7 +248,10 @@ impl Assistant {
         tracing::debug!(session = session_id, sql = %compiled.sql, "compiled");
 
         let table = {
-            let warehouse = self.warehouse.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let warehouse = self
+                .warehouse
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
             warehouse.query(&compiled.sql)
         };
         let table = match table {
@@ -229,7 +271,11 @@ impl Assistant {
         let truncated = rows.len() as u64 > MAX_ANSWER_ROWS;
         rows.truncate(usize::try_from(MAX_ANSWER_ROWS).unwrap_or(usize::MAX));
         for keep in &plan.keep_rows {
-            if let Some(index) = compiled.columns.iter().position(|column| column.name == keep.dimension) {
+            if let Some(index) = compiled
+                .columns
+                .iter()
+                .position(|column| column.name == keep.dimension)
+            {
                 rows.retain(|row| keep.values.contains(&row[index]));
             }
         }
@@ -242,7 +288,11 @@ impl Assistant {
                 label: self.column_label(&column.name, english),
                 type_name: match column.kind {
                     OutputKind::TimeDimension => "date".to_owned(),
-                    OutputKind::Metric => match self.layer.metric(&column.name).and_then(|metric| metric.unit) {
+                    OutputKind::Metric => match self
+                        .layer
+                        .metric(&column.name)
+                        .and_then(|metric| metric.unit)
+                    {
                         Some(Unit::Yuan) => "money".to_owned(),
                         Some(Unit::Percent) => "percent".to_owned(),
                         _ => "number".to_owned(),
@@ -273,7 +323,11 @@ impl Assistant {
             });
         }
         if let Some(description) = first_metric.and_then(|metric| metric.description.as_ref()) {
-            let heading = if english { "Definition (口径)" } else { "口径" };
+            let heading = if english {
+                "Definition (口径)"
+            } else {
+                "口径"
+            };
             text.push_str(&format!("\n{heading}：{description}"));
         }
         let rewritten = follow_up.then(|| self.rewrite(&merged, &plan, english));
@@ -282,7 +336,13 @@ impl Assistant {
             .metrics
             .iter()
             .filter_map(|name| self.layer.metric(name))
-            .map(|metric| format!("{}：{}", metric_name(metric, false), metric.description.clone().unwrap_or_default()))
+            .map(|metric| {
+                format!(
+                    "{}：{}",
+                    metric_name(metric, false),
+                    metric.description.clone().unwrap_or_default()
+                )
+            })
             .collect();
 
         let mut response = ChatResponse::text_only(session_id, AnswerKind::Metric, text);
@@ -332,7 +392,10 @@ impl Assistant {
             // `branch__branch_name` reads as "branch name".
             return name.rsplit("__").next().unwrap_or(name).replace('_', " ");
         }
-        self.lexicon.dimension_label(name).unwrap_or(name).to_owned()
+        self.lexicon
+            .dimension_label(name)
+            .unwrap_or(name)
+            .to_owned()
     }
 
     fn describe_result(
@@ -343,7 +406,9 @@ impl Assistant {
         english: bool,
     ) -> String {
         let period = describe_period(&plan.period, english);
-        let metric_index = columns.iter().position(|column| column.kind == OutputKind::Metric);
+        let metric_index = columns
+            .iter()
+            .position(|column| column.kind == OutputKind::Metric);
         let Some(metric_index) = metric_index else {
             return String::new();
         };
@@ -378,9 +443,17 @@ impl Assistant {
                 }
             }
             return if english {
-                format!("{period}: {}. (Data date {})", parts.join("; "), self.time_context.reference)
+                format!(
+                    "{period}: {}. (Data date {})",
+                    parts.join("; "),
+                    self.time_context.reference
+                )
             } else {
-                format!("{period}，{}。（数据日期 {}）", parts.join("；"), self.time_context.reference)
+                format!(
+                    "{period}，{}。（数据日期 {}）",
+                    parts.join("；"),
+                    self.time_context.reference
+                )
             };
         }
         let label_of = |row: &Vec<Value>| {
@@ -406,7 +479,11 @@ impl Assistant {
         if english {
             format!("{name}, {period}: {}{more}.", shown.join("; "))
         } else {
-            format!("{period} {name}：{}{more}。（数据日期 {}）", shown.join("；"), self.time_context.reference)
+            format!(
+                "{period} {name}：{}{more}。（数据日期 {}）",
+                shown.join("；"),
+                self.time_context.reference
+            )
         }
     }
 
@@ -449,23 +526,41 @@ impl Assistant {
             None => String::new(),
         };
         let grain = match plan.grain {
-            Some(grain) if !english => format!("每{}", match grain {
-                TimeGrain::Day => "天",
-                TimeGrain::Week => "周",
-                TimeGrain::Month => "月",
-                TimeGrain::Quarter => "季度",
-                TimeGrain::Year => "年",
-            }),
+            Some(grain) if !english => format!(
+                "每{}",
+                match grain {
+                    TimeGrain::Day => "天",
+                    TimeGrain::Week => "周",
+                    TimeGrain::Month => "月",
+                    TimeGrain::Quarter => "季度",
+                    TimeGrain::Year => "年",
+                }
+            ),
             Some(grain) => format!(" by {}", grain.name()),
             None => String::new(),
         };
         if english {
-            let by = if breakdowns.is_empty() { String::new() } else { format!(" by {}", breakdowns.join(", ")) };
-            let of = if filters.is_empty() { String::new() } else { format!(" for {}", filters.join(", ")) };
+            let by = if breakdowns.is_empty() {
+                String::new()
+            } else {
+                format!(" by {}", breakdowns.join(", "))
+            };
+            let of = if filters.is_empty() {
+                String::new()
+            } else {
+                format!(" for {}", filters.join(", "))
+            };
             format!("{}{of}{by}{grain} {period}{ranking}", metrics.join(" and "))
         } else {
-            let by = breakdowns.iter().map(|label| format!("各{label}")).collect::<String>();
-            format!("{period} {}{by}{}{grain}{ranking}", filters.join(""), metrics.join("和"))
+            let by = breakdowns
+                .iter()
+                .map(|label| format!("各{label}"))
+                .collect::<String>();
+            format!(
+                "{period} {}{by}{}{grain}{ranking}",
+                filters.join(""),
+                metrics.join("和")
+            )
         }
     }
 

@@ -120,7 +120,12 @@ impl Assistant {
 
     /// Answers one message; `state` is the conversation's memory and is
     /// updated with this turn.
-    pub fn respond(&self, session_id: &str, state: &mut ConversationState, message: &str) -> ChatResponse {
+    pub fn respond(
+        &self,
+        session_id: &str,
+        state: &mut ConversationState,
+        message: &str,
+    ) -> ChatResponse {
         let question = message.trim();
         state.questions.push(question.to_owned());
         if state.questions.len() > MAX_REMEMBERED_QUESTIONS {
@@ -132,10 +137,13 @@ impl Assistant {
         let interpretation = interpret(question, &self.layer, &self.lexicon, TimeReading { parse });
         let english = interpretation.english;
         let response = match interpretation.intent {
-            Intent::Refused => ChatResponse::text_only(session_id, AnswerKind::Refused, refusal_text(english)),
+            Intent::Refused => {
+                ChatResponse::text_only(session_id, AnswerKind::Refused, refusal_text(english))
+            }
             Intent::Glossary => self.glossary(session_id, &interpretation),
             Intent::Clarify => {
-                let mut response = ChatResponse::text_only(session_id, AnswerKind::Clarify, clarify_text(english));
+                let mut response =
+                    ChatResponse::text_only(session_id, AnswerKind::Clarify, clarify_text(english));
                 response.candidates = Some(interpretation.candidates.clone());
                 response
             }
@@ -169,7 +177,17 @@ impl Assistant {
 /// metrics answer even when the question names no metric.
 fn asks_for_figure(text: &str) -> bool {
     [
-        "有多少", "是多少", "多少亿", "多少万", "余额", "规模", "总额", "总量", "how much", "how many", "total",
+        "有多少",
+        "是多少",
+        "多少亿",
+        "多少万",
+        "余额",
+        "规模",
+        "总额",
+        "总量",
+        "how much",
+        "how many",
+        "total",
     ]
     .iter()
     .any(|word| text.contains(word))
@@ -177,7 +195,10 @@ fn asks_for_figure(text: &str) -> bool {
 
 /// Reads the first and latest day of every measure's time dimension; the
 /// latest is the reference date that relative time words resolve against.
-fn data_range(layer: &SemanticLayer, warehouse: &Warehouse) -> Result<(NaiveDate, NaiveDate), AssistantError> {
+fn data_range(
+    layer: &SemanticLayer,
+    warehouse: &Warehouse,
+) -> Result<(NaiveDate, NaiveDate), AssistantError> {
     let mut range: Option<(NaiveDate, NaiveDate)> = None;
     for model in &layer.semantic_models {
         let Some(time_dimension) = model
@@ -192,9 +213,11 @@ fn data_range(layer: &SemanticLayer, warehouse: &Warehouse) -> Result<(NaiveDate
         }
         let relation = crate::compiler::relation_sql(&model.relation);
         let expr = &time_dimension.expr;
-        let sql = format!("SELECT CAST(MIN({expr}) AS DATE), CAST(MAX({expr}) AS DATE) FROM {relation}");
+        let sql =
+            format!("SELECT CAST(MIN({expr}) AS DATE), CAST(MAX({expr}) AS DATE) FROM {relation}");
         let table = warehouse.query(&sql)?;
-        if let Some([Value::Date(first), Value::Date(last)]) = table.rows.first().map(Vec::as_slice) {
+        if let Some([Value::Date(first), Value::Date(last)]) = table.rows.first().map(Vec::as_slice)
+        {
             range = Some(match range {
                 // The reference date is the latest day of any fact. The first
                 // day is that of the fact that starts latest, so periods

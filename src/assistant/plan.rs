@@ -54,15 +54,23 @@ pub fn merge(previous: Option<&Turn>, current: Interpretation) -> (Interpretatio
         merged.metrics = current.metrics.clone();
     }
     for filter in &current.filters {
-        merged.filters.retain(|known| known.dimension != filter.dimension);
-        merged.group_by.retain(|item| *item != filter.dimension || filter.values.len() > 1);
+        merged
+            .filters
+            .retain(|known| known.dimension != filter.dimension);
+        merged
+            .group_by
+            .retain(|item| *item != filter.dimension || filter.values.len() > 1);
         merged.filters.push(filter.clone());
     }
     for item in &current.group_by {
         if !merged.group_by.contains(item) {
             merged.group_by.push(item.clone());
         }
-        if !current.filters.iter().any(|filter| filter.dimension == *item) {
+        if !current
+            .filters
+            .iter()
+            .any(|filter| filter.dimension == *item)
+        {
             merged.filters.retain(|filter| filter.dimension != *item);
         }
     }
@@ -80,7 +88,10 @@ pub fn merge(previous: Option<&Turn>, current: Interpretation) -> (Interpretatio
 /// True for metrics read at one day (balances, shares, counts of
 /// depositors, growth at a date), as opposed to averages and flows.
 pub fn is_point_in_time(metric: &Metric) -> bool {
-    matches!(metric.default_period, Some(semantic::DefaultPeriod::ReferenceDate))
+    matches!(
+        metric.default_period,
+        Some(semantic::DefaultPeriod::ReferenceDate)
+    )
 }
 
 /// Orders default periods from the shortest to the longest.
@@ -124,29 +135,36 @@ pub fn plan(
         .map(default_period)
         .max_by_key(|period| period_width(*period))
         .unwrap_or(time::DefaultPeriod::ReferenceDay);
-    let resolved = interpretation.time.parse.resolve(context, default, previous_period);
+    let resolved = interpretation
+        .time
+        .parse
+        .resolve(context, default, previous_period);
     let mut period = resolved.period;
     // A series with no period (每月存款余额) covers a span of its grain.
     if resolved.source == PeriodSource::MetricDefault
-        && let Some(grain) = resolved.grain {
-            let (count, unit) = match grain {
-                TimeGrain::Day => (30, TimeGrain::Day),
-                TimeGrain::Week => (12, TimeGrain::Week),
-                TimeGrain::Month => (12, TimeGrain::Month),
-                TimeGrain::Quarter => (24, TimeGrain::Month),
-                TimeGrain::Year => (36, TimeGrain::Month),
-            };
-            if let Some(series) = Period::rolling(count, unit, context) {
-                period = series;
-            }
+        && let Some(grain) = resolved.grain
+    {
+        let (count, unit) = match grain {
+            TimeGrain::Day => (30, TimeGrain::Day),
+            TimeGrain::Week => (12, TimeGrain::Week),
+            TimeGrain::Month => (12, TimeGrain::Month),
+            TimeGrain::Quarter => (24, TimeGrain::Month),
+            TimeGrain::Year => (36, TimeGrain::Month),
+        };
+        if let Some(series) = Period::rolling(count, unit, context) {
+            period = series;
         }
+    }
     // An average or a flow asked at the end of a period (2025年末日均) is
     // asked over that period.
     if !point_in_time
-        && let PeriodKind::Day { end_of: Some(calendar) } = &period.kind
-            && let Some(enclosing) = Period::calendar(*calendar, context) {
-                period = enclosing;
-            }
+        && let PeriodKind::Day {
+            end_of: Some(calendar),
+        } = &period.kind
+        && let Some(enclosing) = Period::calendar(*calendar, context)
+    {
+        period = enclosing;
+    }
     if !period.coverage.has_data() {
         return Err(PlanError::NoData(period));
     }
@@ -156,7 +174,12 @@ pub fn plan(
         // A balance over a rolling window is a series of its unit.
         grain = period.rolling_unit();
     }
-    if grain.is_none() && matches!(first.default_period, Some(semantic::DefaultPeriod::ReferenceMonth)) {
+    if grain.is_none()
+        && matches!(
+            first.default_period,
+            Some(semantic::DefaultPeriod::ReferenceMonth)
+        )
+    {
         // A month-based metric over a longer period is answered month by month.
         let first_month = time::CalendarPeriod::containing(TimeGrain::Month, period.start);
         let spans_months = first_month.is_some_and(|month| month.last_day() < period.end);
@@ -190,13 +213,14 @@ pub fn plan(
     let mut order_by = Vec::new();
     let mut limit = None;
     if let Some(ranking) = interpretation.ranking
-        && (group_by.iter().any(|item| !item.starts_with("metric_time")) || grain.is_none()) {
-            order_by.push(OrderBy {
-                item: metrics[0].clone(),
-                descending: ranking.descending,
-            });
-            limit = ranking.limit;
-        }
+        && (group_by.iter().any(|item| !item.starts_with("metric_time")) || grain.is_none())
+    {
+        order_by.push(OrderBy {
+            item: metrics[0].clone(),
+            descending: ranking.descending,
+        });
+        limit = ranking.limit;
+    }
     if let Some(grain) = grain {
         order_by.push(OrderBy {
             item: format!("metric_time__{}", grain.name()),
@@ -254,7 +278,11 @@ pub fn describe_period(period: &Period, english: bool) -> String {
         };
     }
     if english {
-        format!("from {} to {}", format_day(period.start), format_day(period.end))
+        format!(
+            "from {} to {}",
+            format_day(period.start),
+            format_day(period.end)
+        )
     } else {
         format!("{} 至 {}", format_day(period.start), format_day(period.end))
     }

@@ -8,7 +8,13 @@ use crate::warehouse::Value;
 pub fn format_value(value: &Value, unit: Option<Unit>, english: bool) -> String {
     let Some(number) = value.as_f64() else {
         return match value {
-            Value::Null => if english { "no value".to_owned() } else { "无数据".to_owned() },
+            Value::Null => {
+                if english {
+                    "no value".to_owned()
+                } else {
+                    "无数据".to_owned()
+                }
+            }
             other => other.to_string(),
         };
     };
@@ -73,15 +79,33 @@ mod tests {
 
     #[test]
     fn money_in_bankers_units() {
-        assert_eq!(format_value(&Value::Float(473_000_000.0), Some(Unit::Yuan), false), "4.73 亿元");
-        assert_eq!(format_value(&Value::Float(12_345.0), Some(Unit::Yuan), false), "1.23 万元");
-        assert_eq!(format_value(&Value::Float(99.5), Some(Unit::Yuan), false), "99.50 元");
+        assert_eq!(
+            format_value(&Value::Float(473_000_000.0), Some(Unit::Yuan), false),
+            "4.73 亿元"
+        );
+        assert_eq!(
+            format_value(&Value::Float(12_345.0), Some(Unit::Yuan), false),
+            "1.23 万元"
+        );
+        assert_eq!(
+            format_value(&Value::Float(99.5), Some(Unit::Yuan), false),
+            "99.50 元"
+        );
     }
 
     #[test]
     fn percents_and_counts() {
-        assert_eq!(format_value(&Value::Float(5.234), Some(Unit::Percent), false), "5.23%");
-        assert_eq!(format_value(&Value::Int(1_234_567), Some(Unit::Count), false), "1,234,567");
-        assert_eq!(format_value(&Value::Null, Some(Unit::Count), false), "无数据");
+        assert_eq!(
+            format_value(&Value::Float(5.234), Some(Unit::Percent), false),
+            "5.23%"
+        );
+        assert_eq!(
+            format_value(&Value::Int(1_234_567), Some(Unit::Count), false),
+            "1,234,567"
+        );
+        assert_eq!(
+            format_value(&Value::Null, Some(Unit::Count), false),
+            "无数据"
+        );
     }
 }

@@ -23,7 +23,11 @@ const DEFAULT_SEMANTIC_LAYER: &str = "semantic_layer";
 const DEFAULT_KNOWLEDGE_BASE: &str = "knowledge_base";
 
 #[derive(Debug, Parser)]
-#[command(name = "wenshu", version, about = "Wenshu (问数): ask your deposit metrics in Chinese")]
+#[command(
+    name = "wenshu",
+    version,
+    about = "Wenshu (问数): ask your deposit metrics in Chinese"
+)]
 pub struct Arguments {
     #[command(subcommand)]
     command: Command,
@@ -219,7 +223,11 @@ fn run_check(warehouse: Option<PathBuf>, dir: &Path) -> anyhow::Result<ExitCode>
             for diagnostic in &diagnostics.0 {
                 println!("{diagnostic}");
             }
-            println!("{} problem(s) found in `{}`", diagnostics.0.len(), dir.display());
+            println!(
+                "{} problem(s) found in `{}`",
+                diagnostics.0.len(),
+                dir.display()
+            );
             return Ok(ExitCode::FAILURE);
         }
     };
@@ -360,7 +368,11 @@ fn warehouse_or_demo(warehouse: Option<PathBuf>) -> anyhow::Result<PathBuf> {
     Ok(default)
 }
 
-fn run_conformance(root: PathBuf, cases: Option<PathBuf>, filter: Option<String>) -> anyhow::Result<ExitCode> {
+fn run_conformance(
+    root: PathBuf,
+    cases: Option<PathBuf>,
+    filter: Option<String>,
+) -> anyhow::Result<ExitCode> {
     let options = conformance::ConformanceOptions {
         root,
         cases_dir: cases,

@@ -11,7 +11,11 @@ pub fn write_table(out: &mut dyn Write, table: &Table) -> io::Result<()> {
         .iter()
         .map(|row| row.iter().map(Value::to_string).collect())
         .collect();
-    let mut widths: Vec<usize> = table.columns.iter().map(|column| display_width(&column.name)).collect();
+    let mut widths: Vec<usize> = table
+        .columns
+        .iter()
+        .map(|column| display_width(&column.name))
+        .collect();
     for row in &cells {
         for (index, cell) in row.iter().enumerate() {
             widths[index] = widths[index].max(display_width(cell));
@@ -40,7 +44,11 @@ pub fn write_table(out: &mut dyn Write, table: &Table) -> io::Result<()> {
 
 /// Writes RFC 4180 CSV with a header row.
 pub fn write_csv(out: &mut dyn Write, table: &Table) -> io::Result<()> {
-    let header: Vec<String> = table.columns.iter().map(|column| csv_field(&column.name)).collect();
+    let header: Vec<String> = table
+        .columns
+        .iter()
+        .map(|column| csv_field(&column.name))
+        .collect();
     writeln!(out, "{}", header.join(","))?;
     for row in &table.rows {
         let fields: Vec<String> = row

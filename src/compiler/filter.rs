@@ -94,7 +94,9 @@ struct ReferenceObject {
 
 impl ReferenceObject {
     fn create(recorded: &Recorded, reference: FilterReference) -> Value {
-        let mut list = recorded.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut list = recorded
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         let index = list.len();
         list.push(reference.clone());
         drop(list);
@@ -117,7 +119,12 @@ impl Object for ReferenceObject {
             args.first()
                 .and_then(Value::as_str)
                 .map(str::to_owned)
-                .ok_or_else(|| Error::new(ErrorKind::InvalidOperation, format!("`{method}` needs a string argument")))
+                .ok_or_else(|| {
+                    Error::new(
+                        ErrorKind::InvalidOperation,
+                        format!("`{method}` needs a string argument"),
+                    )
+                })
         };
         let mut reference = self.reference.clone();
         match method {
@@ -191,7 +198,9 @@ pub fn parse_filter(text: &str) -> Result<ParsedFilter, String> {
             let mut reference = new_reference(ReferenceKind::TimeDimension, name);
             let grain = match grain {
                 Some(grain) => Some(grain),
-                None if kwargs.has("time_granularity_name") => Some(kwargs.get("time_granularity_name")?),
+                None if kwargs.has("time_granularity_name") => {
+                    Some(kwargs.get("time_granularity_name")?)
+                }
                 None => None,
             };
             reference.grain = grain.as_deref().map(parse_grain).transpose()?;
@@ -216,7 +225,10 @@ pub fn parse_filter(text: &str) -> Result<ParsedFilter, String> {
     let sink = Arc::clone(&recorded);
     environment.add_function(
         "Metric",
-        move |name: String, group_by: Option<Vec<String>>, kwargs: Kwargs| -> Result<Value, Error> {
+        move |name: String,
+              group_by: Option<Vec<String>>,
+              kwargs: Kwargs|
+              -> Result<Value, Error> {
             let mut reference = new_reference(ReferenceKind::Metric, name);
             reference.group_by = match group_by {
                 Some(list) => list,
@@ -270,8 +282,13 @@ mod tests {
 
     #[test]
     fn entity_path_keyword() {
-        let filter = parse_filter("{{ Dimension('user__home_state', entity_path=['listing']) }} = 'CA'").unwrap();
-        assert_eq!(filter.references[0].qualified_name(), "listing__user__home_state");
+        let filter =
+            parse_filter("{{ Dimension('user__home_state', entity_path=['listing']) }} = 'CA'")
+                .unwrap();
+        assert_eq!(
+            filter.references[0].qualified_name(),
+            "listing__user__home_state"
+        );
     }
 
     #[test]

@@ -76,18 +76,20 @@ impl<'a> FromBuilder<'a> {
     /// The projection at the end of `path`. Intermediate joins belong to
     /// the full path `owner` they serve: two items reached through the same
     /// bridge get one bridge join each, as in MetricFlow's plans.
-    fn projection_for(&mut self, owner: &[JoinStep], path: &[JoinStep]) -> Result<usize, CompileError> {
+    fn projection_for(
+        &mut self,
+        owner: &[JoinStep],
+        path: &[JoinStep],
+    ) -> Result<usize, CompileError> {
         if path.is_empty() {
             return Ok(0);
         }
         // The end of a path reuses any join that already reaches it; the
         // steps before it are shared only with the same full path.
         let is_target = path == owner;
-        if let Some(index) = self
-            .projections
-            .iter()
-            .position(|projection| projection.path == path && (is_target || projection.owner == owner))
-        {
+        if let Some(index) = self.projections.iter().position(|projection| {
+            projection.path == path && (is_target || projection.owner == owner)
+        }) {
             return Ok(index);
         }
         let Some((last, parent_path)) = path.split_last() else {
@@ -137,7 +139,11 @@ impl<'a> FromBuilder<'a> {
     }
 
     /// Renders the FROM clause with its LEFT OUTER JOINs.
-    pub fn render(&self, dialect: &dyn Dialect, options: &CompileOptions) -> Result<String, CompileError> {
+    pub fn render(
+        &self,
+        dialect: &dyn Dialect,
+        options: &CompileOptions,
+    ) -> Result<String, CompileError> {
         self.render_with(dialect, options, None)
     }
 
@@ -205,7 +211,10 @@ impl<'a> FromBuilder<'a> {
                 let left = parent.exprs.iter().position(|expr| *expr == parent_expr);
                 let right = projection.exprs.iter().position(|expr| *expr == child_expr);
                 if let (Some(left), Some(right)) = (left, right) {
-                    condition.push_str(&format!(" AND {}.c{left} = {}.c{right}", parent.alias, projection.alias));
+                    condition.push_str(&format!(
+                        " AND {}.c{left} = {}.c{right}",
+                        parent.alias, projection.alias
+                    ));
                 }
             }
             let join = match self.join_kind {
@@ -234,7 +243,11 @@ fn partition_pairs(left: &SemanticModel, right: &SemanticModel) -> Vec<(String, 
 }
 
 /// The SQL that names a relation: a table reference or a parenthesised query.
-pub fn relation_sql(relation: &Relation, dialect: &dyn Dialect, options: &CompileOptions) -> String {
+pub fn relation_sql(
+    relation: &Relation,
+    dialect: &dyn Dialect,
+    options: &CompileOptions,
+) -> String {
     match relation {
         Relation::Table { schema, name } => {
             let schema = match schema.as_deref() {

@@ -12,7 +12,9 @@
 
 use chrono::NaiveDate;
 
-use crate::semantic::{Aggregation, DimensionKind, Measure, PeriodAggregation, SemanticModel, TimeGrain, WindowChoice};
+use crate::semantic::{
+    Aggregation, DimensionKind, Measure, PeriodAggregation, SemanticModel, TimeGrain, WindowChoice,
+};
 
 use super::filter::{FilterReference, ParsedFilter};
 use super::from::{FromBuilder, JoinKind, relation_sql};
@@ -40,7 +42,11 @@ impl Compiler<'_> {
         };
         let dialect = self.dialect;
         let output = dialect.quote(request.output);
-        let keys: Vec<String> = request.items.iter().map(|item| dialect.quote(&item.output)).collect();
+        let keys: Vec<String> = request
+            .items
+            .iter()
+            .map(|item| dialect.quote(&item.output))
+            .collect();
         let value = match period_agg {
             PeriodAggregation::First => dialect.min_by(&output, "\"__spine_day\""),
             PeriodAggregation::Last => dialect.max_by(&output, "\"__spine_day\""),
@@ -53,7 +59,10 @@ impl Compiler<'_> {
         } else {
             format!("\nGROUP BY {}", ordinals(keys.len()))
         };
-        Ok(format!("SELECT {} FROM (\n{sql}\n) AS by_day{group_by}", columns.join(", ")))
+        Ok(format!(
+            "SELECT {} FROM (\n{sql}\n) AS by_day{group_by}",
+            columns.join(", ")
+        ))
     }
 
     /// The measure query, and the period aggregation still to apply when a
@@ -88,12 +97,16 @@ impl Compiler<'_> {
                     let location = locate(self.layer, model, item)?;
                     match item.time_grain() {
                         // The measure's own time dimension is metric_time under another name.
-                        Some(grain) if location.path.is_empty() && location.expr == time_dimension => {
+                        Some(grain)
+                            if location.path.is_empty() && location.expr == time_dimension =>
+                        {
                             truncate(dialect, grain, &output_day)
                         }
-                        Some(grain) if location.is_time => {
-                            truncate(dialect, grain, &from.column(&location.path, &location.expr)?)
-                        }
+                        Some(grain) if location.is_time => truncate(
+                            dialect,
+                            grain,
+                            &from.column(&location.path, &location.expr)?,
+                        ),
                         _ => from.column(&location.path, &location.expr)?,
                     }
                 }
@@ -109,10 +122,10 @@ impl Compiler<'_> {
         // kept per bucket.
         let period_agg = match request.mapping {
             TimeMapping::Cumulative { period_agg, .. }
-                if request
-                    .items
-                    .iter()
-                    .any(|item| item.time_grain().is_some_and(|grain| grain != TimeGrain::Day)) =>
+                if request.items.iter().any(|item| {
+                    item.time_grain()
+                        .is_some_and(|grain| grain != TimeGrain::Day)
+                }) =>
             {
                 select_items.push(("ts.ds".to_owned(), "__spine_day".to_owned()));
                 Some(period_agg)
@@ -172,7 +185,11 @@ impl Compiler<'_> {
         let mut from_sql = from.render(dialect, &self.options)?;
         if uses_spine {
             let spine = self.spine_relation()?;
-            let grains: Vec<TimeGrain> = request.items.iter().filter_map(GroupItem::time_grain).collect();
+            let grains: Vec<TimeGrain> = request
+                .items
+                .iter()
+                .filter_map(GroupItem::time_grain)
+                .collect();
             let condition = request.mapping.spine_condition(dialect, &row_day, &grains);
             from_sql.push_str(&format!("\n  INNER JOIN {spine} AS ts ON {condition}"));
         }
@@ -193,15 +210,23 @@ impl Compiler<'_> {
                     .collect();
                 if measure.agg == Aggregation::AverageDaily {
                     columns.push(format!("{aggregate} AS \"__sum\""));
-                    let grouped = grouped_select(&columns, &from_sql, &where_sql, select_items.len());
+                    let grouped =
+                        grouped_select(&columns, &from_sql, &where_sql, select_items.len());
                     let days = self.days_expr(request, &time_outputs, &row_day, model)?;
-                    let keys: Vec<String> = select_items.iter().map(|(_, name)| quote(name)).collect();
+                    let keys: Vec<String> =
+                        select_items.iter().map(|(_, name)| quote(name)).collect();
                     let mut outer = keys.clone();
                     outer.push(format!("CAST(\"__sum\" AS DOUBLE) / {days} AS {output}"));
-                    return Ok((format!("SELECT {} FROM (\n{grouped}\n) AS sums", outer.join(", ")), period_agg));
+                    return Ok((
+                        format!("SELECT {} FROM (\n{grouped}\n) AS sums", outer.join(", ")),
+                        period_agg,
+                    ));
                 }
                 columns.push(format!("{aggregate} AS {output}"));
-                Ok((grouped_select(&columns, &from_sql, &where_sql, select_items.len()), period_agg))
+                Ok((
+                    grouped_select(&columns, &from_sql, &where_sql, select_items.len()),
+                    period_agg,
+                ))
             }
             Some((day, choice, groupings)) if groupings.is_empty() => {
                 // Aggregate per day, then keep each bucket's last (or first) day.
@@ -212,15 +237,19 @@ impl Compiler<'_> {
                     .collect();
                 columns.push(format!("{day} AS \"__day\""));
                 columns.push(format!("{aggregate} AS {output}"));
-                let grouped = grouped_select(&columns, &from_sql, &where_sql, select_items.len() + 1);
+                let grouped =
+                    grouped_select(&columns, &from_sql, &where_sql, select_items.len() + 1);
                 let window = window_sql(choice, &time_outputs, dialect);
                 let keys: Vec<String> = select_items.iter().map(|(_, name)| quote(name)).collect();
                 let mut outer = keys;
                 outer.push(output);
-                Ok((format!(
-                    "SELECT {} FROM (\nSELECT *, {window} AS \"__chosen_day\" FROM (\n{grouped}\n) AS daily\n) AS ranked\nWHERE \"__day\" = \"__chosen_day\"",
-                    outer.join(", ")
-                ), period_agg))
+                Ok((
+                    format!(
+                        "SELECT {} FROM (\nSELECT *, {window} AS \"__chosen_day\" FROM (\n{grouped}\n) AS daily\n) AS ranked\nWHERE \"__day\" = \"__chosen_day\"",
+                        outer.join(", ")
+                    ),
+                    period_agg,
+                ))
             }
             Some((day, choice, groupings)) => {
                 // Window groupings: each entity keeps its own last (or first) day.
@@ -230,7 +259,8 @@ impl Compiler<'_> {
                     .collect();
                 columns.push(format!("{day} AS \"__day\""));
                 columns.push(format!("{value_expr} AS \"__value\""));
-                let mut partition: Vec<String> = time_outputs.iter().map(|name| quote(name)).collect();
+                let mut partition: Vec<String> =
+                    time_outputs.iter().map(|name| quote(name)).collect();
                 for (index, grouping) in groupings.iter().enumerate() {
                     columns.push(format!("{grouping} AS \"__grouping_{index}\""));
                     partition.push(format!("\"__grouping_{index}\""));
@@ -254,10 +284,13 @@ impl Compiler<'_> {
                 } else {
                     format!("\nGROUP BY {}", ordinals(keys.len()))
                 };
-                Ok((format!(
-                    "SELECT {} FROM (\nSELECT *, {function}(\"__day\") OVER ({over}) AS \"__chosen_day\" FROM (\n{rows}\n) AS measure_rows\n) AS ranked\nWHERE \"__day\" = \"__chosen_day\"{group_by}",
-                    outer.join(", ")
-                ), period_agg))
+                Ok((
+                    format!(
+                        "SELECT {} FROM (\nSELECT *, {function}(\"__day\") OVER ({over}) AS \"__chosen_day\" FROM (\n{rows}\n) AS measure_rows\n) AS ranked\nWHERE \"__day\" = \"__chosen_day\"{group_by}",
+                        outer.join(", ")
+                    ),
+                    period_agg,
+                ))
             }
         }
     }
@@ -296,7 +329,11 @@ impl Compiler<'_> {
         })
     }
 
-    fn agg_time_dimension(&self, model: &SemanticModel, measure: &Measure) -> Result<String, CompileError> {
+    fn agg_time_dimension(
+        &self,
+        model: &SemanticModel,
+        measure: &Measure,
+    ) -> Result<String, CompileError> {
         let name = measure
             .agg_time_dimension
             .as_ref()
@@ -311,7 +348,9 @@ impl Compiler<'_> {
             Some(dimension) if dimension.unsupported.is_some() => Err(CompileError::Unsupported {
                 feature: dimension.unsupported.clone().unwrap_or_default(),
             }),
-            Some(dimension) if matches!(dimension.kind, DimensionKind::Time { .. }) => Ok(dimension.expr.clone()),
+            Some(dimension) if matches!(dimension.kind, DimensionKind::Time { .. }) => {
+                Ok(dimension.expr.clone())
+            }
             _ => Err(CompileError::InvalidQuery(format!(
                 "agg_time_dimension `{name}` of measure `{}` is not a time dimension of `{}`",
                 measure.name, model.name
@@ -322,7 +361,8 @@ impl Compiler<'_> {
     pub(super) fn spine_relation(&self) -> Result<String, CompileError> {
         let spine = self.layer.day_time_spine().ok_or_else(|| {
             CompileError::InvalidQuery(
-                "this query needs a day-grain time spine; declare one in project_configuration".to_owned(),
+                "this query needs a day-grain time spine; declare one in project_configuration"
+                    .to_owned(),
             )
         })?;
         let relation = relation_sql(&spine.relation, self.dialect, &self.options);
@@ -346,11 +386,17 @@ impl Compiler<'_> {
         let _ = row_day;
         let start = match request.start {
             Some(start) => dialect.date_literal(start),
-            None => format!("(SELECT {} FROM {relation})", dialect.to_date(&format!("MIN({time_dimension})"))),
+            None => format!(
+                "(SELECT {} FROM {relation})",
+                dialect.to_date(&format!("MIN({time_dimension})"))
+            ),
         };
         let end = match request.end {
             Some(end) => dialect.date_literal(end),
-            None => format!("(SELECT {} FROM {relation})", dialect.to_date(&format!("MAX({time_dimension})"))),
+            None => format!(
+                "(SELECT {} FROM {relation})",
+                dialect.to_date(&format!("MAX({time_dimension})"))
+            ),
         };
         let metric_time = request.items.iter().find(|item| item.is_metric_time());
         let Some(item) = metric_time.filter(|item| time_outputs.contains(&item.output)) else {
@@ -361,7 +407,10 @@ impl Compiler<'_> {
         let bucket_end = dialect.date_sub(&dialect.date_sub(&bucket, -1, grain), 1, TimeGrain::Day);
         Ok(format!(
             "({} + 1)",
-            dialect.days_between(&format!("GREATEST({bucket}, {start})"), &format!("LEAST({bucket_end}, {end})"))
+            dialect.days_between(
+                &format!("GREATEST({bucket}, {start})"),
+                &format!("LEAST({bucket_end}, {end})")
+            )
         ))
     }
 }
@@ -374,7 +423,10 @@ fn truncate(dialect: &dyn super::Dialect, grain: TimeGrain, expr: &str) -> Strin
 }
 
 fn ordinals(count: usize) -> String {
-    (1..=count).map(|index| index.to_string()).collect::<Vec<_>>().join(", ")
+    (1..=count)
+        .map(|index| index.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn grouped_select(columns: &[String], from_sql: &str, where_sql: &str, keys: usize) -> String {
@@ -383,7 +435,10 @@ fn grouped_select(columns: &[String], from_sql: &str, where_sql: &str, keys: usi
     } else {
         format!("\nGROUP BY {}", ordinals(keys))
     };
-    format!("SELECT {}\nFROM {from_sql}{where_sql}{group_by}", columns.join(", "))
+    format!(
+        "SELECT {}\nFROM {from_sql}{where_sql}{group_by}",
+        columns.join(", ")
+    )
 }
 
 fn window_sql(choice: WindowChoice, partition: &[String], dialect: &dyn super::Dialect) -> String {
@@ -395,7 +450,10 @@ fn window_sql(choice: WindowChoice, partition: &[String], dialect: &dyn super::D
         return format!("{function}(\"__day\") OVER ()");
     }
     let keys: Vec<String> = partition.iter().map(|name| dialect.quote(name)).collect();
-    format!("{function}(\"__day\") OVER (PARTITION BY {})", keys.join(", "))
+    format!(
+        "{function}(\"__day\") OVER (PARTITION BY {})",
+        keys.join(", ")
+    )
 }
 
 fn aggregate_sql(measure: &Measure, expr: &str) -> Result<String, CompileError> {
@@ -428,7 +486,8 @@ impl Compiler<'_> {
         end: Option<NaiveDate>,
     ) -> Result<String, CompileError> {
         let dialect = self.dialect;
-        let dimension_items: Vec<&GroupItem> = items.iter().filter(|item| !item.is_metric_time()).collect();
+        let dimension_items: Vec<&GroupItem> =
+            items.iter().filter(|item| !item.is_metric_time()).collect();
         let has_time = items.iter().any(GroupItem::is_metric_time);
         let spine_day = "ts.ds";
 
@@ -467,7 +526,11 @@ impl Compiler<'_> {
                         _ => column,
                     }
                 }
-                _ => return Err(CompileError::InvalidQuery("no semantic model holds these items".to_owned())),
+                _ => {
+                    return Err(CompileError::InvalidQuery(
+                        "no semantic model holds these items".to_owned(),
+                    ));
+                }
             };
             columns.push(format!("{expr} AS {}", dialect.quote(&item.output)));
         }
@@ -485,7 +548,9 @@ impl Compiler<'_> {
                     return Ok(truncate(dialect, grain, spine_day));
                 }
                 let (Some(builder), Some(model)) = (from.as_mut(), base) else {
-                    return Err(CompileError::InvalidQuery("no semantic model holds this filter".to_owned()));
+                    return Err(CompileError::InvalidQuery(
+                        "no semantic model holds this filter".to_owned(),
+                    ));
                 };
                 let location = locate(self.layer, model, &item)?;
                 let column = builder.column(&location.path, &location.expr)?;
@@ -505,7 +570,11 @@ impl Compiler<'_> {
             }
         }
 
-        let spine = if has_time { Some(self.spine_relation()?) } else { None };
+        let spine = if has_time {
+            Some(self.spine_relation()?)
+        } else {
+            None
+        };
         let from_sql = match (from, spine) {
             (Some(builder), Some(spine)) => {
                 let cross_join = format!("\n  CROSS JOIN {spine} AS ts");
@@ -513,7 +582,11 @@ impl Compiler<'_> {
             }
             (Some(builder), None) => builder.render(dialect, &self.options)?,
             (None, Some(spine)) => format!("{spine} AS ts"),
-            (None, None) => return Err(CompileError::InvalidQuery("a query needs at least one group-by item".to_owned())),
+            (None, None) => {
+                return Err(CompileError::InvalidQuery(
+                    "a query needs at least one group-by item".to_owned(),
+                ));
+            }
         };
         let where_sql = if conditions.is_empty() {
             String::new()
@@ -529,8 +602,14 @@ impl Compiler<'_> {
         let Some(first) = items.first() else {
             return Ok(None);
         };
-        let reaches_all = |model: &SemanticModel| items.iter().all(|item| locate(self.layer, model, item).is_ok());
-        let holds_first = |model: &SemanticModel| locate(self.layer, model, first).is_ok_and(|location| location.path.is_empty());
+        let reaches_all = |model: &SemanticModel| {
+            items
+                .iter()
+                .all(|item| locate(self.layer, model, item).is_ok())
+        };
+        let holds_first = |model: &SemanticModel| {
+            locate(self.layer, model, first).is_ok_and(|location| location.path.is_empty())
+        };
         let models = &self.layer.semantic_models;
         let chosen = models
             .iter()
@@ -540,7 +619,11 @@ impl Compiler<'_> {
             Some(model) => Ok(Some(model)),
             None => Err(CompileError::InvalidQuery(format!(
                 "no semantic model reaches all of {}",
-                items.iter().map(|item| format!("`{}`", item.output)).collect::<Vec<_>>().join(", ")
+                items
+                    .iter()
+                    .map(|item| format!("`{}`", item.output))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ))),
         }
     }

@@ -164,14 +164,20 @@ impl Offset {
                 }
             }
             Offset::ToGrain(grain) => Some(truncate_date(day, grain)),
-            Offset::PriorPeriodEnd(grain) => truncate_date(day, grain).checked_sub_days(Days::new(1)),
+            Offset::PriorPeriodEnd(grain) => {
+                truncate_date(day, grain).checked_sub_days(Days::new(1))
+            }
         }
     }
 }
 
 impl TimeMapping {
     /// The range of row days a query over output days `[start, end]` needs.
-    fn row_range(self, start: Option<NaiveDate>, end: Option<NaiveDate>) -> (Option<NaiveDate>, Option<NaiveDate>) {
+    fn row_range(
+        self,
+        start: Option<NaiveDate>,
+        end: Option<NaiveDate>,
+    ) -> (Option<NaiveDate>, Option<NaiveDate>) {
         match self {
             TimeMapping::Identity => (start, end),
             TimeMapping::Offset(offset) => match offset {
@@ -228,7 +234,10 @@ impl TimeMapping {
                 }
             }
             TimeMapping::Offset(Offset::ToGrain(grain)) => {
-                format!("{row_day} = {}{bucket_start}", dialect.date_trunc(grain, spine_day))
+                format!(
+                    "{row_day} = {}{bucket_start}",
+                    dialect.date_trunc(grain, spine_day)
+                )
             }
             TimeMapping::Offset(Offset::PriorPeriodEnd(grain)) => format!(
                 "{row_day} = {}{bucket_start}",
@@ -318,7 +327,9 @@ fn at_day_grain(item: &GroupItem) -> GroupItem {
         }
         _ => GroupItem {
             output: "metric_time__day".to_owned(),
-            spec: ItemSpec::MetricTime { grain: TimeGrain::Day },
+            spec: ItemSpec::MetricTime {
+                grain: TimeGrain::Day,
+            },
         },
     }
 }
@@ -326,7 +337,9 @@ fn at_day_grain(item: &GroupItem) -> GroupItem {
 /// The value a metric's NULLs become, from its measure's `fill_nulls_with`.
 fn fill_value(metric: &Metric) -> Option<i64> {
     match &metric.kind {
-        MetricKind::Simple { measure } | MetricKind::Cumulative { measure, .. } => measure.fill_nulls_with,
+        MetricKind::Simple { measure } | MetricKind::Cumulative { measure, .. } => {
+            measure.fill_nulls_with
+        }
         _ => None,
     }
 }
@@ -336,7 +349,8 @@ fn only_metric_time(filter: &ParsedFilter) -> bool {
     let mut references = filter.used_references().peekable();
     references.peek().is_some()
         && references.all(|reference| {
-            reference.kind != filter::ReferenceKind::Metric && reference.qualified_name() == "metric_time"
+            reference.kind != filter::ReferenceKind::Metric
+                && reference.qualified_name() == "metric_time"
         })
 }
 
@@ -382,11 +396,12 @@ impl Compiler<'_> {
         }
         let query = &query;
         if let (Some(start), Some(end)) = (query.start, query.end)
-            && start > end {
-                return Err(CompileError::InvalidQuery(format!(
-                    "the time range starts on {start}, after its end {end}"
-                )));
-            }
+            && start > end
+        {
+            return Err(CompileError::InvalidQuery(format!(
+                "the time range starts on {start}, after its end {end}"
+            )));
+        }
 
         let mut metrics = Vec::new();
         for name in &query.metrics {
@@ -447,7 +462,12 @@ impl Compiler<'_> {
     }
 
     /// Adds ORDER BY and LIMIT and lists the result columns.
-    fn finish(&self, query: &MetricQuery, items: &[GroupItem], mut sql: String) -> Result<CompiledQuery, CompileError> {
+    fn finish(
+        &self,
+        query: &MetricQuery,
+        items: &[GroupItem],
+        mut sql: String,
+    ) -> Result<CompiledQuery, CompileError> {
         let order = self.order_by(query, items)?;
         if !order.is_empty() {
             sql.push_str(&format!("\nORDER BY {}", order.join(", ")));
@@ -527,14 +547,18 @@ impl Compiler<'_> {
             .filter_map(GroupItem::time_grain)
             .min()
             .or(Some(default_grain));
-        let Some(grain) = grain.filter(|grain| *grain != TimeGrain::Day && self.options.widen_to_buckets) else {
+        let Some(grain) =
+            grain.filter(|grain| *grain != TimeGrain::Day && self.options.widen_to_buckets)
+        else {
             return (start, end);
         };
         let start = start.map(|day| truncate_date(day, grain));
-        let end = end.map(|day| bucket_end(day, grain)).map(|day| match self.options.reference_date {
-            Some(reference) if reference < day => reference.max(truncate_date(day, grain)),
-            _ => day,
-        });
+        let end =
+            end.map(|day| bucket_end(day, grain))
+                .map(|day| match self.options.reference_date {
+                    Some(reference) if reference < day => reference.max(truncate_date(day, grain)),
+                    _ => day,
+                });
         (start, end)
     }
 
@@ -552,10 +576,15 @@ impl Compiler<'_> {
     }
 
     fn metric(&self, name: &str) -> Result<&Metric, CompileError> {
-        self.layer.metric(name).ok_or_else(|| CompileError::UnknownMetric {
-            name: name.to_owned(),
-            suggestion: closest_name(name, self.layer.metrics.iter().map(|metric| metric.name.as_str())),
-        })
+        self.layer
+            .metric(name)
+            .ok_or_else(|| CompileError::UnknownMetric {
+                name: name.to_owned(),
+                suggestion: closest_name(
+                    name,
+                    self.layer.metrics.iter().map(|metric| metric.name.as_str()),
+                ),
+            })
     }
 
     fn parse_filter(&self, text: &str) -> Result<ParsedFilter, CompileError> {
@@ -565,7 +594,11 @@ impl Compiler<'_> {
         })
     }
 
-    fn order_by(&self, query: &MetricQuery, items: &[GroupItem]) -> Result<Vec<String>, CompileError> {
+    fn order_by(
+        &self,
+        query: &MetricQuery,
+        items: &[GroupItem],
+    ) -> Result<Vec<String>, CompileError> {
         let mut order = Vec::new();
         for entry in &query.order_by {
             let name = if query.metrics.contains(&entry.item) {
@@ -573,7 +606,8 @@ impl Compiler<'_> {
             } else if let Some(item) = items.iter().find(|item| {
                 item.output == entry.item
                     || (entry.item == "metric_time" && item.is_metric_time())
-                    || parse_group_item(self.layer, &entry.item).is_ok_and(|parsed| parsed.output == item.output)
+                    || parse_group_item(self.layer, &entry.item)
+                        .is_ok_and(|parsed| parsed.output == item.output)
             }) {
                 item.output.clone()
             } else {
@@ -590,7 +624,13 @@ impl Compiler<'_> {
 
     /// Compiles one metric into a subquery with the scope's group-by columns
     /// and one value column named `output`.
-    fn metric_sql(&self, metric: &Metric, scope: &Scope<'_>, output: &str, depth: usize) -> Result<String, CompileError> {
+    fn metric_sql(
+        &self,
+        metric: &Metric,
+        scope: &Scope<'_>,
+        output: &str,
+        depth: usize,
+    ) -> Result<String, CompileError> {
         if depth > MAX_METRIC_DEPTH {
             return Err(CompileError::InvalidQuery(format!(
                 "metric `{}` nests inputs more than {MAX_METRIC_DEPTH} deep; check for a cycle",
@@ -614,8 +654,11 @@ impl Compiler<'_> {
                 denominator,
             } => {
                 let numerator_sql = self.input_sql(numerator, &scope, "__numerator", depth)?;
-                let denominator_sql = self.input_sql(denominator, &scope, "__denominator", depth)?;
-                let value = self.dialect.safe_divide("\"__numerator\"", "\"__denominator\"");
+                let denominator_sql =
+                    self.input_sql(denominator, &scope, "__denominator", depth)?;
+                let value = self
+                    .dialect
+                    .safe_divide("\"__numerator\"", "\"__denominator\"");
                 self.combine(
                     &[
                         (numerator_sql, vec!["__numerator".to_owned()]),
@@ -633,7 +676,12 @@ impl Compiler<'_> {
                     let sql = self.input_sql(input, &scope, &name, depth)?;
                     parts.push((sql, vec![name]));
                 }
-                self.combine(&parts, scope.items, &[format!("({expr})")], &[output.to_owned()])
+                self.combine(
+                    &parts,
+                    scope.items,
+                    &[format!("({expr})")],
+                    &[output.to_owned()],
+                )
             }
             MetricKind::Cumulative {
                 measure,
@@ -673,10 +721,16 @@ impl Compiler<'_> {
                 } else {
                     format!("PARTITION BY {}", time_keys.join(", "))
                 };
-                let value = self
-                    .dialect
-                    .safe_divide("\"__part\" * 100", &format!("SUM(\"__part\") OVER ({over})"));
-                self.combine(&[(part, vec!["__part".to_owned()])], scope.items, &[value], &[output.to_owned()])
+                let value = self.dialect.safe_divide(
+                    "\"__part\" * 100",
+                    &format!("SUM(\"__part\") OVER ({over})"),
+                );
+                self.combine(
+                    &[(part, vec!["__part".to_owned()])],
+                    scope.items,
+                    &[value],
+                    &[output.to_owned()],
+                )
             }
             MetricKind::Conversion => Err(CompileError::Unsupported {
                 feature: "conversion metrics".to_owned(),
@@ -685,9 +739,17 @@ impl Compiler<'_> {
     }
 
     /// A measure read by a simple or cumulative metric.
-    fn simple_sql(&self, input: &MetricInput, scope: &Scope<'_>, output: &str) -> Result<String, CompileError> {
+    fn simple_sql(
+        &self,
+        input: &MetricInput,
+        scope: &Scope<'_>,
+        output: &str,
+    ) -> Result<String, CompileError> {
         let Some((model, measure)) = self.layer.measure(&input.name) else {
-            return Err(CompileError::InvalidQuery(format!("unknown measure `{}`", input.name)));
+            return Err(CompileError::InvalidQuery(format!(
+                "unknown measure `{}`",
+                input.name
+            )));
         };
         let mut filters = scope.filters.clone();
         for text in &input.filter {
@@ -712,28 +774,44 @@ impl Compiler<'_> {
 
     /// Wraps a measure's subquery so that every time-spine bucket has a row
     /// (`join_to_timespine`) and NULL values become `fill_nulls_with`.
-    fn fill_sql(&self, sql: String, input: &MetricInput, scope: &Scope<'_>, output: &str) -> Result<String, CompileError> {
+    fn fill_sql(
+        &self,
+        sql: String,
+        input: &MetricInput,
+        scope: &Scope<'_>,
+        output: &str,
+    ) -> Result<String, CompileError> {
         let quote = |name: &str| self.dialect.quote(name);
         let value = match input.fill_nulls_with {
             Some(fill) => format!("COALESCE(m.{}, {fill}) AS {}", quote(output), quote(output)),
             None => format!("m.{}", quote(output)),
         };
-        let agg_time_name = self.layer.measure(&input.name).and_then(|(model, measure)| {
-            measure
-                .agg_time_dimension
-                .clone()
-                .or_else(|| model.default_agg_time_dimension.clone())
-        });
+        let agg_time_name = self
+            .layer
+            .measure(&input.name)
+            .and_then(|(model, measure)| {
+                measure
+                    .agg_time_dimension
+                    .clone()
+                    .or_else(|| model.default_agg_time_dimension.clone())
+            });
         let time_item = scope.items.iter().find(|item| item.is_metric_time()).or_else(|| {
             scope.items.iter().find(|item| {
                 matches!(&item.spec, ItemSpec::Dimension { name, grain: Some(_), .. } if Some(name) == agg_time_name.as_ref())
             })
         });
         let Some(time_item) = time_item.filter(|_| input.join_to_timespine) else {
-            let keys: Vec<String> = scope.items.iter().map(|item| format!("m.{}", quote(&item.output))).collect();
+            let keys: Vec<String> = scope
+                .items
+                .iter()
+                .map(|item| format!("m.{}", quote(&item.output)))
+                .collect();
             let mut columns = keys;
             columns.push(value);
-            return Ok(format!("SELECT {} FROM (\n{sql}\n) AS m", columns.join(", ")));
+            return Ok(format!(
+                "SELECT {} FROM (\n{sql}\n) AS m",
+                columns.join(", ")
+            ));
         };
         let grain = time_item.time_grain().unwrap_or(TimeGrain::Day);
         let spine = self.spine_relation()?;
@@ -745,7 +823,11 @@ impl Compiler<'_> {
             bounds.push(format!("ds <= {}", self.dialect.date_literal(end)));
         }
         // Filters on metric_time alone also bound the spine's buckets.
-        for filter in scope.filters.iter().filter(|filter| only_metric_time(filter)) {
+        for filter in scope
+            .filters
+            .iter()
+            .filter(|filter| only_metric_time(filter))
+        {
             bounds.push(format!("({})", self.spine_filter_sql(filter, "ds")?));
         }
         let where_sql = if bounds.is_empty() {
@@ -770,10 +852,15 @@ impl Compiler<'_> {
         // A filter on group-by items also applies after the join, so the
         // spine's empty buckets do not bring back the rows it removed.
         let mut outer = Vec::new();
-        for filter in scope.filters.iter().filter(|filter| !only_metric_time(filter)) {
+        for filter in scope
+            .filters
+            .iter()
+            .filter(|filter| !only_metric_time(filter))
+        {
             let substituted = filter.substitute(|reference| {
                 let item = resolve::filter_item(self.layer, reference)?;
-                let Some(found) = scope.items.iter().find(|known| known.output == item.output) else {
+                let Some(found) = scope.items.iter().find(|known| known.output == item.output)
+                else {
                     return Err(CompileError::InvalidQuery(String::new()));
                 };
                 if found.output == time_item.output {
@@ -808,7 +895,13 @@ impl Compiler<'_> {
     }
 
     /// An input of a ratio, derived or share metric, with its own filter and offset.
-    fn input_sql(&self, input: &MetricInput, scope: &Scope<'_>, output: &str, depth: usize) -> Result<String, CompileError> {
+    fn input_sql(
+        &self,
+        input: &MetricInput,
+        scope: &Scope<'_>,
+        output: &str,
+        depth: usize,
+    ) -> Result<String, CompileError> {
         let metric = self.metric(&input.name)?;
         let mut scope = scope.clone();
         for text in &input.filter {
@@ -832,7 +925,9 @@ impl Compiler<'_> {
                 };
                 let shifted_end = offset.shift(end);
                 let shifted_start = match offset {
-                    Offset::Window(window) => scope.start.and_then(|start| sub_window(start, window)),
+                    Offset::Window(window) => {
+                        scope.start.and_then(|start| sub_window(start, window))
+                    }
                     Offset::ToGrain(_) | Offset::PriorPeriodEnd(_) => shifted_end,
                 };
                 let Some(shifted_end) = shifted_end else {
@@ -849,14 +944,27 @@ impl Compiler<'_> {
         self.fill_input(sql, input, &scope, output)
     }
 
-    fn fill_input(&self, sql: String, input: &MetricInput, scope: &Scope<'_>, output: &str) -> Result<String, CompileError> {
+    fn fill_input(
+        &self,
+        sql: String,
+        input: &MetricInput,
+        scope: &Scope<'_>,
+        output: &str,
+    ) -> Result<String, CompileError> {
         let Some(fill) = input.fill_nulls_with else {
             return Ok(sql);
         };
         let quote = |name: &str| self.dialect.quote(name);
         let mut columns: Vec<String> = scope.items.iter().map(|item| quote(&item.output)).collect();
-        columns.push(format!("COALESCE({}, {fill}) AS {}", quote(output), quote(output)));
-        Ok(format!("SELECT {} FROM (\n{sql}\n) AS filled", columns.join(", ")))
+        columns.push(format!(
+            "COALESCE({}, {fill}) AS {}",
+            quote(output),
+            quote(output)
+        ));
+        Ok(format!(
+            "SELECT {} FROM (\n{sql}\n) AS filled",
+            columns.join(", ")
+        ))
     }
 
     /// An offset applied to a whole metric (a derived or cumulative one, or
@@ -875,7 +983,11 @@ impl Compiler<'_> {
         let quote = |name: &str| dialect.quote(name);
         // The time items must all name one time dimension (metric_time, or
         // the measure's own time dimension) at various grains.
-        let time_items: Vec<&GroupItem> = scope.items.iter().filter(|item| item.time_grain().is_some()).collect();
+        let time_items: Vec<&GroupItem> = scope
+            .items
+            .iter()
+            .filter(|item| item.time_grain().is_some())
+            .collect();
         let Some(day_item) = time_items.first().map(|item| at_day_grain(item)) else {
             return Err(CompileError::InvalidQuery(
                 "an offset needs metric_time in the group-by".to_owned(),
@@ -915,7 +1027,10 @@ impl Compiler<'_> {
         };
         let inner = self.metric_sql(metric, &inner_scope, output, depth + 1)?;
 
-        let grains: Vec<TimeGrain> = time_items.iter().filter_map(|item| item.time_grain()).collect();
+        let grains: Vec<TimeGrain> = time_items
+            .iter()
+            .filter_map(|item| item.time_grain())
+            .collect();
         let condition = mapping.spine_condition(dialect, &day_column, &grains);
         let all_daily = grains.iter().all(|grain| *grain == TimeGrain::Day);
         let mut columns = Vec::new();
@@ -930,7 +1045,11 @@ impl Compiler<'_> {
             columns.push(format!("{expr} AS {}", quote(&item.output)));
         }
         let value = format!("inner_metric.{}", quote(output));
-        let value = if all_daily { value } else { format!("SUM({value})") };
+        let value = if all_daily {
+            value
+        } else {
+            format!("SUM({value})")
+        };
         columns.push(format!("{value} AS {}", quote(output)));
         let mut conditions = Vec::new();
         if let Some(start) = scope.start {
@@ -950,7 +1069,9 @@ impl Compiler<'_> {
         let group_by = if all_daily || scope.items.is_empty() {
             String::new()
         } else {
-            let positions: Vec<String> = (1..=scope.items.len()).map(|index| index.to_string()).collect();
+            let positions: Vec<String> = (1..=scope.items.len())
+                .map(|index| index.to_string())
+                .collect();
             format!("\nGROUP BY {}", positions.join(", "))
         };
         let spine = self.spine_relation()?;
@@ -973,7 +1094,9 @@ impl Compiler<'_> {
         let mut columns = Vec::new();
         for item in items {
             let key = quote(&item.output);
-            let sources: Vec<String> = (0..parts.len()).map(|index| format!("p{index}.{key}")).collect();
+            let sources: Vec<String> = (0..parts.len())
+                .map(|index| format!("p{index}.{key}"))
+                .collect();
             let expr = if sources.len() == 1 {
                 sources[0].clone()
             } else {
@@ -998,10 +1121,13 @@ impl Compiler<'_> {
                     let left = if index == 1 {
                         format!("p0.{key}")
                     } else {
-                        let earlier: Vec<String> = (0..index).map(|earlier| format!("p{earlier}.{key}")).collect();
+                        let earlier: Vec<String> = (0..index)
+                            .map(|earlier| format!("p{earlier}.{key}"))
+                            .collect();
                         format!("COALESCE({})", earlier.join(", "))
                     };
-                    self.dialect.null_safe_equal(&left, &format!("p{index}.{key}"))
+                    self.dialect
+                        .null_safe_equal(&left, &format!("p{index}.{key}"))
                 })
                 .collect();
             let condition = if conditions.is_empty() {
@@ -1009,7 +1135,9 @@ impl Compiler<'_> {
             } else {
                 conditions.join(" AND ")
             };
-            from.push_str(&format!("\nFULL OUTER JOIN (\n{sql}\n) AS p{index} ON {condition}"));
+            from.push_str(&format!(
+                "\nFULL OUTER JOIN (\n{sql}\n) AS p{index} ON {condition}"
+            ));
         }
         Ok(format!("SELECT {}\nFROM {from}", columns.join(", ")))
     }
@@ -1030,21 +1158,45 @@ mod tests {
             grain: TimeGrain::Year,
             month_end_aligned: true,
         };
-        assert_eq!(Offset::Window(window).shift(day("2025-02-28")), Some(day("2024-02-29")));
-        assert_eq!(Offset::Window(window).shift(day("2026-11-30")), Some(day("2025-11-30")));
-        assert_eq!(Offset::Window(window).shift(day("2026-11-15")), Some(day("2025-11-15")));
+        assert_eq!(
+            Offset::Window(window).shift(day("2025-02-28")),
+            Some(day("2024-02-29"))
+        );
+        assert_eq!(
+            Offset::Window(window).shift(day("2026-11-30")),
+            Some(day("2025-11-30"))
+        );
+        assert_eq!(
+            Offset::Window(window).shift(day("2026-11-15")),
+            Some(day("2025-11-15"))
+        );
     }
 
     #[test]
     fn prior_period_end() {
-        assert_eq!(Offset::PriorPeriodEnd(TimeGrain::Year).shift(day("2026-11-30")), Some(day("2025-12-31")));
-        assert_eq!(Offset::PriorPeriodEnd(TimeGrain::Month).shift(day("2026-03-15")), Some(day("2026-02-28")));
+        assert_eq!(
+            Offset::PriorPeriodEnd(TimeGrain::Year).shift(day("2026-11-30")),
+            Some(day("2025-12-31"))
+        );
+        assert_eq!(
+            Offset::PriorPeriodEnd(TimeGrain::Month).shift(day("2026-03-15")),
+            Some(day("2026-02-28"))
+        );
     }
 
     #[test]
     fn truncation() {
-        assert_eq!(truncate_date(day("2026-11-30"), TimeGrain::Week), day("2026-11-30"));
-        assert_eq!(truncate_date(day("2026-12-06"), TimeGrain::Week), day("2026-11-30"));
-        assert_eq!(truncate_date(day("2026-08-15"), TimeGrain::Quarter), day("2026-07-01"));
+        assert_eq!(
+            truncate_date(day("2026-11-30"), TimeGrain::Week),
+            day("2026-11-30")
+        );
+        assert_eq!(
+            truncate_date(day("2026-12-06"), TimeGrain::Week),
+            day("2026-11-30")
+        );
+        assert_eq!(
+            truncate_date(day("2026-08-15"), TimeGrain::Quarter),
+            day("2026-07-01")
+        );
     }
 }

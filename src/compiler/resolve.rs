@@ -16,14 +16,19 @@ pub struct GroupItem {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum ItemSpec {
-    MetricTime { grain: TimeGrain },
+    MetricTime {
+        grain: TimeGrain,
+    },
     /// A dimension (categorical or time) reached through an entity path.
     Dimension {
         path: Vec<String>,
         name: String,
         grain: Option<TimeGrain>,
     },
-    Entity { path: Vec<String>, name: String },
+    Entity {
+        path: Vec<String>,
+        name: String,
+    },
 }
 
 impl GroupItem {
@@ -125,7 +130,10 @@ pub fn parse_group_item(layer: &SemanticLayer, text: &str) -> Result<GroupItem, 
 }
 
 /// Turns a filter reference into the group item it names.
-pub fn filter_item(layer: &SemanticLayer, reference: &FilterReference) -> Result<GroupItem, CompileError> {
+pub fn filter_item(
+    layer: &SemanticLayer,
+    reference: &FilterReference,
+) -> Result<GroupItem, CompileError> {
     if reference.kind == ReferenceKind::Metric {
         return Err(CompileError::Unsupported {
             feature: "metrics inside filters".to_owned(),
@@ -202,7 +210,9 @@ fn default_grain(layer: &SemanticLayer, path: &[String], name: &str) -> TimeGrai
     };
     let keyed = path.last().and_then(|entity| {
         layer.semantic_models.iter().find_map(|model| {
-            let is_key = model.entity(entity).is_some_and(|found| found.kind.is_unique_key());
+            let is_key = model
+                .entity(entity)
+                .is_some_and(|found| found.kind.is_unique_key());
             if is_key { grain_in(model) } else { None }
         })
     });
@@ -253,7 +263,9 @@ pub fn locate(
         ItemSpec::MetricTime { .. } => Err(CompileError::InvalidQuery(
             "metric_time is resolved by the measure, not by a join".to_owned(),
         )),
-        ItemSpec::Dimension { path, name, .. } => locate_dimension(layer, source, path, name, &item.output),
+        ItemSpec::Dimension { path, name, .. } => {
+            locate_dimension(layer, source, path, name, &item.output)
+        }
         ItemSpec::Entity { path, name } => locate_entity(layer, source, path, name, &item.output),
     }
 }
@@ -269,14 +281,13 @@ fn locate_dimension(
         && source
             .entity(&path[0])
             .is_some_and(|entity| entity.kind.is_unique_key());
-    if source_key
-        && let Some(dimension) = source.dimension(name) {
-            return Ok(Location {
-                path: Vec::new(),
-                expr: dimension.expr.clone(),
-                is_time: matches!(dimension.kind, DimensionKind::Time { .. }),
-            });
-        }
+    if source_key && let Some(dimension) = source.dimension(name) {
+        return Ok(Location {
+            path: Vec::new(),
+            expr: dimension.expr.clone(),
+            is_time: matches!(dimension.kind, DimensionKind::Time { .. }),
+        });
+    }
     if path.is_empty() {
         if let Some(dimension) = source.dimension(name) {
             return Ok(Location {
@@ -288,7 +299,13 @@ fn locate_dimension(
         return Err(not_reachable(source, output));
     }
 
-    let steps = join_path(layer, source, path, |model| model.dimension(name).is_some(), output)?;
+    let steps = join_path(
+        layer,
+        source,
+        path,
+        |model| model.dimension(name).is_some(),
+        output,
+    )?;
     let target = steps
         .last()
         .and_then(|step| layer.semantic_model(&step.model))
@@ -316,19 +333,29 @@ fn locate_entity(
     output: &str,
 ) -> Result<Location, CompileError> {
     if path.is_empty() {
-        let entity = source.entity(name).ok_or_else(|| not_reachable(source, output))?;
+        let entity = source
+            .entity(name)
+            .ok_or_else(|| not_reachable(source, output))?;
         return Ok(Location {
             path: Vec::new(),
             expr: entity.expr.clone(),
             is_time: false,
         });
     }
-    let steps = join_path(layer, source, path, |model| model.entity(name).is_some(), output)?;
+    let steps = join_path(
+        layer,
+        source,
+        path,
+        |model| model.entity(name).is_some(),
+        output,
+    )?;
     let target = steps
         .last()
         .and_then(|step| layer.semantic_model(&step.model))
         .ok_or_else(|| not_reachable(source, output))?;
-    let entity = target.entity(name).ok_or_else(|| not_reachable(source, output))?;
+    let entity = target
+        .entity(name)
+        .ok_or_else(|| not_reachable(source, output))?;
     Ok(Location {
         path: steps,
         expr: entity.expr.clone(),

@@ -39,9 +39,10 @@ pub(crate) fn load_document(
     };
 
     if let Some(node) = fields.get("semantic_model")
-        && let Some(model) = read_semantic_model(node, file, layer, report) {
-            layer.semantic_models.push(model);
-        }
+        && let Some(model) = read_semantic_model(node, file, layer, report)
+    {
+        layer.semantic_models.push(model);
+    }
     if let Some(node) = fields.get("semantic_models") {
         for item in sequence(node, "semantic_models", report) {
             if let Some(model) = read_semantic_model(item, file, layer, report) {
@@ -50,9 +51,10 @@ pub(crate) fn load_document(
         }
     }
     if let Some(node) = fields.get("metric")
-        && let Some(metric) = read_metric(node, file, layer, report) {
-            layer.metrics.push(metric);
-        }
+        && let Some(metric) = read_metric(node, file, layer, report)
+    {
+        layer.metrics.push(metric);
+    }
     if let Some(node) = fields.get("metrics") {
         for item in sequence(node, "metrics", report) {
             if let Some(metric) = read_metric(item, file, layer, report) {
@@ -71,7 +73,10 @@ fn sequence<'n>(node: &'n Node, key: &str, report: &mut Report<'_>) -> &'n [Node
     match node.as_sequence() {
         Some(items) => items,
         None => {
-            report.error(node.span, format!("`{key}` must be a list, found {}", node.kind_name()));
+            report.error(
+                node.span,
+                format!("`{key}` must be a list, found {}", node.kind_name()),
+            );
             &[]
         }
     }
@@ -101,7 +106,10 @@ fn read_semantic_model(
     let fields = Fields::new(node, "a semantic model", SEMANTIC_MODEL_KEYS, report)?;
     let name = fields.required_string("name", report);
 
-    let relation = match (fields.get("node_relation"), fields.optional_string("sql", report)) {
+    let relation = match (
+        fields.get("node_relation"),
+        fields.optional_string("sql", report),
+    ) {
         (Some(_), Some(_)) => {
             report.error(
                 fields.span,
@@ -136,15 +144,16 @@ fn read_semantic_model(
         .collect();
     let primary_entity_name = fields.optional_string("primary_entity", report);
     if let Some(primary) = primary_entity_name.clone()
-        && !entities.iter().any(|entity| entity.name == primary) {
-            entities.push(Entity {
-                expr: primary.clone(),
-                name: primary,
-                kind: EntityKind::Primary,
-                label: None,
-                span: fields.span,
-            });
-        }
+        && !entities.iter().any(|entity| entity.name == primary)
+    {
+        entities.push(Entity {
+            expr: primary.clone(),
+            name: primary,
+            kind: EntityKind::Primary,
+            label: None,
+            span: fields.span,
+        });
+    }
     let dimensions = fields
         .get("dimensions")
         .map(|list| sequence(list, "dimensions", report))
@@ -240,7 +249,16 @@ fn read_entity(node: &Node, report: &mut Report<'_>) -> Option<Entity> {
     let fields = Fields::new(
         node,
         "an entity",
-        &["name", "type", "expr", "label", "description", "role", "config", "metadata"],
+        &[
+            "name",
+            "type",
+            "expr",
+            "label",
+            "description",
+            "role",
+            "config",
+            "metadata",
+        ],
         report,
     )?;
     let name = fields.required_string("name", report);
@@ -254,7 +272,9 @@ fn read_entity(node: &Node, report: &mut Report<'_>) -> Option<Entity> {
                 super::reader::closest(other, ["primary", "unique", "natural", "foreign"]);
             report.error_with_suggestion(
                 fields.get("type").map_or(fields.span, |node| node.span),
-                format!("unknown entity type `{other}`; expected primary, unique, natural or foreign"),
+                format!(
+                    "unknown entity type `{other}`; expected primary, unique, natural or foreign"
+                ),
                 suggestion,
             );
             None
@@ -285,7 +305,9 @@ fn read_grain(node: &Node, key: &str, report: &mut Report<'_>) -> Option<TimeGra
             super::reader::closest(&text, TimeGrain::ALL.iter().map(|grain| grain.name()));
         report.error_with_suggestion(
             node.span,
-            format!("unknown time granularity `{text}`; expected day, week, month, quarter or year"),
+            format!(
+                "unknown time granularity `{text}`; expected day, week, month, quarter or year"
+            ),
             suggestion,
         );
     }
@@ -358,7 +380,9 @@ fn read_dimension(node: &Node, report: &mut Report<'_>) -> Option<Dimension> {
     let label = fields.optional_string("label", report);
     let description = fields.optional_string("description", report);
     let synonyms = fields.string_list("synonyms", report);
-    let is_partition = fields.optional_bool("is_partition", report).unwrap_or(false);
+    let is_partition = fields
+        .optional_bool("is_partition", report)
+        .unwrap_or(false);
     fields.finish(report);
 
     let name = name?;
@@ -458,7 +482,9 @@ fn read_measure_body(
     let agg_time_dimension = fields.optional_string("agg_time_dimension", report);
     let label = fields.optional_string("label", report);
     let description = fields.optional_string("description", report);
-    let create_metric = fields.optional_bool("create_metric", report).unwrap_or(false);
+    let create_metric = fields
+        .optional_bool("create_metric", report)
+        .unwrap_or(false);
 
     let name = name?;
     Some(Measure {
@@ -475,7 +501,10 @@ fn read_measure_body(
     })
 }
 
-fn read_non_additive_dimension(node: &Node, report: &mut Report<'_>) -> Option<NonAdditiveDimension> {
+fn read_non_additive_dimension(
+    node: &Node,
+    report: &mut Report<'_>,
+) -> Option<NonAdditiveDimension> {
     let fields = Fields::new(
         node,
         "`non_additive_dimension`",
@@ -488,7 +517,9 @@ fn read_non_additive_dimension(node: &Node, report: &mut Report<'_>) -> Option<N
         Some("max") => Some(WindowChoice::Max),
         Some(other) => {
             report.error(
-                fields.get("window_choice").map_or(fields.span, |node| node.span),
+                fields
+                    .get("window_choice")
+                    .map_or(fields.span, |node| node.span),
                 format!("unknown window_choice `{other}`; expected min or max"),
             );
             None
@@ -508,18 +539,31 @@ fn read_percentile_params(node: &Node, report: &mut Report<'_>) -> Option<Percen
     let fields = Fields::new(
         node,
         "`agg_params`",
-        &["percentile", "use_discrete_percentile", "use_approximate_percentile"],
+        &[
+            "percentile",
+            "use_discrete_percentile",
+            "use_approximate_percentile",
+        ],
         report,
     )?;
-    let percentile = fields.optional_string("percentile", report).and_then(|text| {
-        let value = text.parse::<f64>().ok();
-        if value.is_none() {
-            report.error(fields.span, format!("`percentile` must be a number, found `{text}`"));
-        }
-        value
-    });
-    let discrete = fields.optional_bool("use_discrete_percentile", report).unwrap_or(false);
-    let approximate = fields.optional_bool("use_approximate_percentile", report).unwrap_or(false);
+    let percentile = fields
+        .optional_string("percentile", report)
+        .and_then(|text| {
+            let value = text.parse::<f64>().ok();
+            if value.is_none() {
+                report.error(
+                    fields.span,
+                    format!("`percentile` must be a number, found `{text}`"),
+                );
+            }
+            value
+        });
+    let discrete = fields
+        .optional_bool("use_discrete_percentile", report)
+        .unwrap_or(false);
+    let approximate = fields
+        .optional_bool("use_approximate_percentile", report)
+        .unwrap_or(false);
     fields.finish(report);
     Some(PercentileParams {
         percentile: percentile?,
@@ -577,13 +621,20 @@ fn read_metric(
     let fields = Fields::new(node, "a metric", METRIC_KEYS, report)?;
     let name = fields.required_string("name", report);
     let kind_name = fields.required_string("type", report);
-    let type_params = fields
-        .get("type_params")
-        .and_then(|params| Fields::new(params, "a metric's `type_params`", TYPE_PARAMS_KEYS, report));
+    let type_params = fields.get("type_params").and_then(|params| {
+        Fields::new(params, "a metric's `type_params`", TYPE_PARAMS_KEYS, report)
+    });
 
     let mut sink = WindowSink::default();
     let kind = match kind_name.as_deref().map(str::to_ascii_lowercase).as_deref() {
-        Some("simple") => read_simple(&fields, type_params.as_ref(), name.as_deref(), layer, &mut sink, report),
+        Some("simple") => read_simple(
+            &fields,
+            type_params.as_ref(),
+            name.as_deref(),
+            layer,
+            &mut sink,
+            report,
+        ),
         Some("ratio") => read_ratio(&fields, type_params.as_ref(), &mut sink, report),
         Some("derived") => read_derived(&fields, type_params.as_ref(), &mut sink, report),
         Some("cumulative") => read_cumulative(&fields, type_params.as_ref(), &mut sink, report),
@@ -593,7 +644,14 @@ fn read_metric(
         }
         Some("share") => read_share(&fields, type_params.as_ref(), &mut sink, report),
         Some(other) => {
-            let kinds = ["simple", "ratio", "derived", "cumulative", "conversion", "share"];
+            let kinds = [
+                "simple",
+                "ratio",
+                "derived",
+                "cumulative",
+                "conversion",
+                "share",
+            ];
             report.error_with_suggestion(
                 fields.get("type").map_or(fields.span, |node| node.span),
                 format!("unknown metric type `{other}`"),
@@ -623,7 +681,9 @@ fn read_metric(
         Some(other) => {
             let periods = ["reference_date", "year_to_date", "reference_month"];
             report.error_with_suggestion(
-                fields.get("default_period").map_or(fields.span, |node| node.span),
+                fields
+                    .get("default_period")
+                    .map_or(fields.span, |node| node.span),
                 format!("unknown default_period `{other}`"),
                 super::reader::closest(other, periods),
             );
@@ -669,7 +729,10 @@ fn read_metric(
 }
 
 fn missing_type_params(fields: &Fields<'_>, what: &str, report: &mut Report<'_>) {
-    report.error(fields.span, format!("a {what} metric is missing `type_params`"));
+    report.error(
+        fields.span,
+        format!("a {what} metric is missing `type_params`"),
+    );
 }
 
 fn read_simple(
@@ -684,8 +747,16 @@ fn read_simple(
     if let Some(agg) = fields.get("agg") {
         let agg = read_aggregation(agg, report);
         let model_name = fields.required_string("semantic_model", report);
-        let measure = read_measure_body(fields, metric_name.map(str::to_owned), agg, fields.span, report)?;
-        let join_to_timespine = fields.optional_bool("join_to_timespine", report).unwrap_or(false);
+        let measure = read_measure_body(
+            fields,
+            metric_name.map(str::to_owned),
+            agg,
+            fields.span,
+            report,
+        )?;
+        let join_to_timespine = fields
+            .optional_bool("join_to_timespine", report)
+            .unwrap_or(false);
         let fill_nulls_with = read_fill_nulls(fields.get("fill_nulls_with"), report);
         let model_name = model_name?;
         let Some(model) = layer
@@ -693,7 +764,10 @@ fn read_simple(
             .iter_mut()
             .find(|model| model.name == model_name)
         else {
-            let known = layer.semantic_models.iter().map(|model| model.name.as_str());
+            let known = layer
+                .semantic_models
+                .iter()
+                .map(|model| model.name.as_str());
             report.error_with_suggestion(
                 fields.get("semantic_model").map_or(fields.span, |node| node.span),
                 format!(
@@ -717,7 +791,10 @@ fn read_simple(
         return None;
     };
     let Some(measure) = params.get("measure") else {
-        report.error(params.span, "a simple metric's `type_params` is missing the key `measure`");
+        report.error(
+            params.span,
+            "a simple metric's `type_params` is missing the key `measure`",
+        );
         return None;
     };
     let mut input = read_input(measure, "measure", sink, report)?;
@@ -735,7 +812,10 @@ fn read_fill_nulls(node: Option<&Node>, report: &mut Report<'_>) -> Option<i64> 
     let text = scalar(node, "fill_nulls_with", report)?;
     let value = text.parse::<i64>().ok();
     if value.is_none() {
-        report.error(node.span, format!("`fill_nulls_with` must be an integer, found `{text}`"));
+        report.error(
+            node.span,
+            format!("`fill_nulls_with` must be an integer, found `{text}`"),
+        );
     }
     value
 }
@@ -753,13 +833,20 @@ const INPUT_KEYS: &[&str] = &[
 ];
 
 /// Reads a reference to a measure or metric: a bare name or a mapping.
-fn read_input(node: &Node, key: &str, sink: &mut WindowSink, report: &mut Report<'_>) -> Option<MetricInput> {
+fn read_input(
+    node: &Node,
+    key: &str,
+    sink: &mut WindowSink,
+    report: &mut Report<'_>,
+) -> Option<MetricInput> {
     if let Some(name) = node.as_str() {
         return Some(plain_input(name.to_owned(), node.span));
     }
     let fields = Fields::new(node, "a metric input", INPUT_KEYS, report)?;
     let name = fields.required_string("name", report);
-    let month_end_aligned = fields.optional_bool("month_end_aligned", report).unwrap_or(false);
+    let month_end_aligned = fields
+        .optional_bool("month_end_aligned", report)
+        .unwrap_or(false);
     let offset_window = fields
         .get("offset_window")
         .and_then(|window| read_window(window, sink, report))
@@ -787,7 +874,9 @@ fn read_input(node: &Node, key: &str, sink: &mut WindowSink, report: &mut Report
     let input = MetricInput {
         filter: fields.string_list("filter", report),
         alias: fields.optional_string("alias", report),
-        join_to_timespine: fields.optional_bool("join_to_timespine", report).unwrap_or(false),
+        join_to_timespine: fields
+            .optional_bool("join_to_timespine", report)
+            .unwrap_or(false),
         fill_nulls_with: read_fill_nulls(fields.get("fill_nulls_with"), report),
         offset_window,
         offset_to_grain,
@@ -813,7 +902,9 @@ fn read_window(node: &Node, sink: &mut WindowSink, report: &mut Report<'_>) -> O
         return Some(window);
     }
     let mut parts = text.split_whitespace();
-    let count_ok = parts.next().is_some_and(|count| count.parse::<u32>().is_ok());
+    let count_ok = parts
+        .next()
+        .is_some_and(|count| count.parse::<u32>().is_ok());
     let unit = parts.next().map(str::to_ascii_lowercase);
     match unit {
         Some(unit) if count_ok && parts.next().is_none() => {
@@ -822,7 +913,8 @@ fn read_window(node: &Node, sink: &mut WindowSink, report: &mut Report<'_>) -> O
                 sink.unsupported = Some("sub-daily grains".to_owned());
                 return None;
             }
-            sink.custom_uses.push((report.file.to_owned(), node.span, unit.clone()));
+            sink.custom_uses
+                .push((report.file.to_owned(), node.span, unit.clone()));
             sink.unsupported = Some(format!("custom granularity `{unit}`"));
             None
         }
@@ -838,7 +930,12 @@ fn read_window(node: &Node, sink: &mut WindowSink, report: &mut Report<'_>) -> O
 
 /// Reads a grain in a metric; a sub-daily or custom grain marks the metric
 /// as unsupported instead of failing the load.
-fn read_metric_grain(node: &Node, key: &str, sink: &mut WindowSink, report: &mut Report<'_>) -> Option<TimeGrain> {
+fn read_metric_grain(
+    node: &Node,
+    key: &str,
+    sink: &mut WindowSink,
+    report: &mut Report<'_>,
+) -> Option<TimeGrain> {
     let text = scalar(node, key, report)?.to_ascii_lowercase();
     if let Some(grain) = TimeGrain::parse(&text) {
         return Some(grain);
@@ -846,7 +943,8 @@ fn read_metric_grain(node: &Node, key: &str, sink: &mut WindowSink, report: &mut
     if is_sub_daily(&text) {
         sink.unsupported = Some("sub-daily grains".to_owned());
     } else {
-        sink.custom_uses.push((report.file.to_owned(), node.span, text.clone()));
+        sink.custom_uses
+            .push((report.file.to_owned(), node.span, text.clone()));
         sink.unsupported = Some(format!("custom granularity `{text}`"));
     }
     None
@@ -887,7 +985,10 @@ fn read_ratio(
     let mut side = |key: &str| match params.get(key) {
         Some(node) => read_input(node, key, sink, report),
         None => {
-            report.error(params.span, format!("a ratio metric's `type_params` is missing the key `{key}`"));
+            report.error(
+                params.span,
+                format!("a ratio metric's `type_params` is missing the key `{key}`"),
+            );
             None
         }
     };
@@ -916,11 +1017,17 @@ fn read_derived(
             .filter_map(|item| read_input(item, "metrics", sink, report))
             .collect(),
         None => {
-            report.error(params.span, "a derived metric's `type_params` is missing the key `metrics`");
+            report.error(
+                params.span,
+                "a derived metric's `type_params` is missing the key `metrics`",
+            );
             Vec::new()
         }
     };
-    Some(MetricKind::Derived { expr: expr?, inputs })
+    Some(MetricKind::Derived {
+        expr: expr?,
+        inputs,
+    })
 }
 
 fn read_cumulative(
@@ -933,7 +1040,9 @@ fn read_cumulative(
         missing_type_params(fields, "cumulative", report);
         return None;
     };
-    let mut window = params.get("window").and_then(|node| read_window(node, sink, report));
+    let mut window = params
+        .get("window")
+        .and_then(|node| read_window(node, sink, report));
     let mut grain_to_date = params
         .get("grain_to_date")
         .and_then(|node| read_metric_grain(node, "grain_to_date", sink, report));
@@ -945,30 +1054,36 @@ fn read_cumulative(
             "`cumulative_type_params`",
             &["window", "grain_to_date", "period_agg", "metric"],
             report,
-        ) {
-            if let Some(node) = nested.get("window") {
-                window = read_window(node, sink, report);
-            }
-            if let Some(node) = nested.get("grain_to_date") {
-                grain_to_date = read_metric_grain(node, "grain_to_date", sink, report);
-            }
-            match nested.optional_string("period_agg", report).as_deref() {
-                None | Some("first") => {}
-                Some("last") => period_agg = PeriodAggregation::Last,
-                Some("average") => period_agg = PeriodAggregation::Average,
-                Some(other) => report.error(
-                    nested.span,
-                    format!("unknown period_agg `{other}`; expected first, last or average"),
-                ),
-            }
-            metric_input = nested.get("metric").and_then(|node| read_input(node, "metric", sink, report));
-            nested.finish(report);
+        )
+    {
+        if let Some(node) = nested.get("window") {
+            window = read_window(node, sink, report);
         }
+        if let Some(node) = nested.get("grain_to_date") {
+            grain_to_date = read_metric_grain(node, "grain_to_date", sink, report);
+        }
+        match nested.optional_string("period_agg", report).as_deref() {
+            None | Some("first") => {}
+            Some("last") => period_agg = PeriodAggregation::Last,
+            Some("average") => period_agg = PeriodAggregation::Average,
+            Some(other) => report.error(
+                nested.span,
+                format!("unknown period_agg `{other}`; expected first, last or average"),
+            ),
+        }
+        metric_input = nested
+            .get("metric")
+            .and_then(|node| read_input(node, "metric", sink, report));
+        nested.finish(report);
+    }
     let measure = match (params.get("measure"), metric_input) {
         (Some(node), _) => read_input(node, "measure", sink, report),
         (None, Some(input)) => Some(input),
         (None, None) => {
-            report.error(params.span, "a cumulative metric's `type_params` is missing the key `measure`");
+            report.error(
+                params.span,
+                "a cumulative metric's `type_params` is missing the key `measure`",
+            );
             None
         }
     };
@@ -991,7 +1106,10 @@ fn read_share(
         return None;
     };
     let Some(node) = params.get("metric") else {
-        report.error(params.span, "a share metric's `type_params` is missing the key `metric`");
+        report.error(
+            params.span,
+            "a share metric's `type_params` is missing the key `metric`",
+        );
         return None;
     };
     Some(MetricKind::Share {
@@ -1033,7 +1151,9 @@ fn read_project_configuration(node: &Node, layer: &mut SemanticLayer, report: &m
             };
             let location = config.required_string("location", report);
             let column = config.required_string("column_name", report);
-            let grain = config.get("grain").and_then(|node| read_grain(node, "grain", report));
+            let grain = config
+                .get("grain")
+                .and_then(|node| read_grain(node, "grain", report));
             config.finish(report);
             let (Some(location), Some(column), Some(grain)) = (location, column, grain) else {
                 continue;
@@ -1081,7 +1201,12 @@ fn read_time_spine(
         .get("node_relation")
         .and_then(|relation| read_node_relation(relation, report));
     let column = fields.get("primary_column").and_then(|column| {
-        let column = Fields::new(column, "`primary_column`", &["name", "time_granularity"], report)?;
+        let column = Fields::new(
+            column,
+            "`primary_column`",
+            &["name", "time_granularity"],
+            report,
+        )?;
         let name = column.required_string("name", report);
         let grain = column.optional_string("time_granularity", report);
         column.finish(report);

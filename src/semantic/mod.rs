@@ -20,7 +20,11 @@ pub struct Diagnostic {
 
 impl fmt::Display for Diagnostic {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(formatter, "{}:{}:{}: {}", self.file, self.line, self.column, self.message)?;
+        write!(
+            formatter,
+            "{}:{}:{}: {}",
+            self.file, self.line, self.column, self.message
+        )?;
         if let Some(suggestion) = &self.suggestion {
             write!(formatter, "; did you mean `{suggestion}`?")?;
         }
@@ -142,6 +146,9 @@ pub use validate::check_warehouse;
 pub use load::parse_window;
 
 /// Returns the candidate closest to `name`, if it is close enough to be a typo.
-pub fn closest_name<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
+pub fn closest_name<'a>(
+    name: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<String> {
     reader::closest(name, candidates)
 }

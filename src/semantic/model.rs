@@ -90,7 +90,8 @@ impl SemanticModel {
     /// dimension table.
     pub fn has_key_column(&self) -> bool {
         self.entities.iter().any(|entity| {
-            entity.kind == EntityKind::Primary && self.primary_entity_name.as_ref() != Some(&entity.name)
+            entity.kind == EntityKind::Primary
+                && self.primary_entity_name.as_ref() != Some(&entity.name)
         })
     }
 
@@ -99,7 +100,9 @@ impl SemanticModel {
     }
 
     pub fn dimension(&self, name: &str) -> Option<&Dimension> {
-        self.dimensions.iter().find(|dimension| dimension.name == name)
+        self.dimensions
+            .iter()
+            .find(|dimension| dimension.name == name)
     }
 
     pub fn primary_entity(&self) -> Option<&Entity> {
@@ -121,7 +124,10 @@ impl EntityKind {
     /// True when each value of the entity appears at most once in the model,
     /// so joining to the model cannot multiply rows.
     pub fn is_unique_key(self) -> bool {
-        matches!(self, EntityKind::Primary | EntityKind::Unique | EntityKind::Natural)
+        matches!(
+            self,
+            EntityKind::Primary | EntityKind::Unique | EntityKind::Natural
+        )
     }
 }
 

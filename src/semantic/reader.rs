@@ -95,7 +95,10 @@ impl<'n> Fields<'n> {
         match self.get(key) {
             Some(node) => scalar(node, key, report),
             None => {
-                report.error(self.span, format!("{} is missing the key `{key}`", self.context));
+                report.error(
+                    self.span,
+                    format!("{} is missing the key `{key}`", self.context),
+                );
                 None
             }
         }
@@ -112,7 +115,10 @@ impl<'n> Fields<'n> {
             "true" | "yes" | "on" => Some(true),
             "false" | "no" | "off" => Some(false),
             _ => {
-                report.error(node.span, format!("`{key}` must be true or false, found `{text}`"));
+                report.error(
+                    node.span,
+                    format!("`{key}` must be true or false, found `{text}`"),
+                );
                 None
             }
         }
@@ -130,14 +136,20 @@ impl<'n> Fields<'n> {
     pub fn finish(self, report: &mut Report<'_>) {
         for (index, (key, _)) in self.entries.iter().enumerate() {
             let Some(name) = key.as_str() else {
-                report.error(key.span, format!("{} has a key that is not a string", self.context));
+                report.error(
+                    key.span,
+                    format!("{} has a key that is not a string", self.context),
+                );
                 continue;
             };
             if self.entries[..index]
                 .iter()
                 .any(|(earlier, _)| earlier.as_str() == Some(name))
             {
-                report.error(key.span, format!("duplicate key `{name}` in {}", self.context));
+                report.error(
+                    key.span,
+                    format!("duplicate key `{name}` in {}", self.context),
+                );
                 continue;
             }
             if !self.allowed.contains(&name) {
@@ -172,7 +184,10 @@ pub fn string_list(node: &Node, key: &str, report: &mut Report<'_>) -> Vec<Strin
     let Some(items) = node.as_sequence() else {
         report.error(
             node.span,
-            format!("`{key}` must be a string or a list of strings, found {}", node.kind_name()),
+            format!(
+                "`{key}` must be a string or a list of strings, found {}",
+                node.kind_name()
+            ),
         );
         return Vec::new();
     };

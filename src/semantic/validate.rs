@@ -32,15 +32,19 @@ pub(crate) fn validate(layer: &SemanticLayer, diagnostics: &mut Vec<Diagnostic>)
     check_cycles(layer, diagnostics);
     check_custom_granularities(layer, diagnostics);
     if let Some(name) = &layer.default_metric
-        && layer.metric(name).is_none() {
-            diagnostics.push(Diagnostic {
-                file: "project_configuration".to_owned(),
-                line: 0,
-                column: 0,
-                message: format!("`default_metric` names unknown metric `{name}`"),
-                suggestion: closest(name, layer.metrics.iter().map(|metric| metric.name.as_str())),
-            });
-        }
+        && layer.metric(name).is_none()
+    {
+        diagnostics.push(Diagnostic {
+            file: "project_configuration".to_owned(),
+            line: 0,
+            column: 0,
+            message: format!("`default_metric` names unknown metric `{name}`"),
+            suggestion: closest(
+                name,
+                layer.metrics.iter().map(|metric| metric.name.as_str()),
+            ),
+        });
+    }
 }
 
 /// Reports window units that are neither a standard grain nor declared as
@@ -82,13 +86,21 @@ fn check_duplicates(layer: &SemanticLayer, diagnostics: &mut Vec<Diagnostic>) {
             .entities
             .iter()
             .map(|entity| (&entity.name, entity.span))
-            .chain(model.dimensions.iter().map(|dimension| (&dimension.name, dimension.span)))
+            .chain(
+                model
+                    .dimensions
+                    .iter()
+                    .map(|dimension| (&dimension.name, dimension.span)),
+            )
         {
             if !names.insert(name.as_str()) {
                 diagnostics.push(diagnostic(
                     &model.file,
                     span,
-                    format!("duplicate entity or dimension `{name}` in semantic model `{}`", model.name),
+                    format!(
+                        "duplicate entity or dimension `{name}` in semantic model `{}`",
+                        model.name
+                    ),
                     None,
                 ));
             }
@@ -98,7 +110,10 @@ fn check_duplicates(layer: &SemanticLayer, diagnostics: &mut Vec<Diagnostic>) {
                 diagnostics.push(diagnostic(
                     &model.file,
                     measure.span,
-                    format!("duplicate measure `{}`; measure names are global", measure.name),
+                    format!(
+                        "duplicate measure `{}`; measure names are global",
+                        measure.name
+                    ),
                     None,
                 ));
             }
@@ -131,25 +146,28 @@ fn check_models(layer: &SemanticLayer, diagnostics: &mut Vec<Diagnostic>) {
             .filter(|dimension| matches!(dimension.kind, DimensionKind::Time { .. }))
             .map(|dimension| dimension.name.as_str())
             .collect();
-        let check_time_dimension = |name: &str, span: Span, role: &str, diagnostics: &mut Vec<Diagnostic>| {
-            if !time_dimensions.contains(&name) {
-                diagnostics.push(diagnostic(
-                    &model.file,
-                    span,
-                    format!(
-                        "{role} `{name}` is not a time dimension of semantic model `{}`",
-                        model.name
-                    ),
-                    closest(name, time_dimensions.iter().copied()),
-                ));
-            }
-        };
+        let check_time_dimension =
+            |name: &str, span: Span, role: &str, diagnostics: &mut Vec<Diagnostic>| {
+                if !time_dimensions.contains(&name) {
+                    diagnostics.push(diagnostic(
+                        &model.file,
+                        span,
+                        format!(
+                            "{role} `{name}` is not a time dimension of semantic model `{}`",
+                            model.name
+                        ),
+                        closest(name, time_dimensions.iter().copied()),
+                    ));
+                }
+            };
         if let Some(name) = &model.default_agg_time_dimension {
             check_time_dimension(name, model.span, "defaults.agg_time_dimension", diagnostics);
         }
         for measure in &model.measures {
             match &measure.agg_time_dimension {
-                Some(name) => check_time_dimension(name, measure.span, "agg_time_dimension", diagnostics),
+                Some(name) => {
+                    check_time_dimension(name, measure.span, "agg_time_dimension", diagnostics)
+                }
                 None if model.default_agg_time_dimension.is_none() => {
                     diagnostics.push(diagnostic(
                         &model.file,
@@ -164,7 +182,12 @@ fn check_models(layer: &SemanticLayer, diagnostics: &mut Vec<Diagnostic>) {
                 None => {}
             }
             if let Some(non_additive) = &measure.non_additive_dimension {
-                check_time_dimension(&non_additive.name, non_additive.span, "non_additive_dimension", diagnostics);
+                check_time_dimension(
+                    &non_additive.name,
+                    non_additive.span,
+                    "non_additive_dimension",
+                    diagnostics,
+                );
                 for grouping in &non_additive.window_groupings {
                     if model.entity(grouping).is_none() {
                         diagnostics.push(diagnostic(
@@ -202,7 +225,9 @@ fn reads_measures(metric: &Metric, layer: &SemanticLayer) -> bool {
     match &metric.kind {
         MetricKind::Simple { .. } => true,
         // A cumulative metric of the newer spec names a metric instead.
-        MetricKind::Cumulative { measure, .. } => layer.measure(&measure.name).is_some() || layer.metric(&measure.name).is_none(),
+        MetricKind::Cumulative { measure, .. } => {
+            layer.measure(&measure.name).is_some() || layer.metric(&measure.name).is_none()
+        }
         _ => false,
     }
 }
@@ -213,7 +238,11 @@ fn check_metric_references(layer: &SemanticLayer, diagnostics: &mut Vec<Diagnost
         .iter()
         .flat_map(|model| model.measures.iter().map(|measure| measure.name.as_str()))
         .collect();
-    let metric_names: Vec<&str> = layer.metrics.iter().map(|metric| metric.name.as_str()).collect();
+    let metric_names: Vec<&str> = layer
+        .metrics
+        .iter()
+        .map(|metric| metric.name.as_str())
+        .collect();
 
     for metric in &layer.metrics {
         let by_measure = reads_measures(metric, layer);
@@ -227,7 +256,10 @@ fn check_metric_references(layer: &SemanticLayer, diagnostics: &mut Vec<Diagnost
                 diagnostics.push(diagnostic(
                     &metric.file,
                     input.span,
-                    format!("metric `{}` refers to unknown {kind} `{}`", metric.name, input.name),
+                    format!(
+                        "metric `{}` refers to unknown {kind} `{}`",
+                        metric.name, input.name
+                    ),
                     closest(&input.name, known.iter().copied()),
                 ));
             }
@@ -246,11 +278,22 @@ fn check_metric_references(layer: &SemanticLayer, diagnostics: &mut Vec<Diagnost
 }
 
 /// Checks a filter's Jinja and that each name in it exists.
-fn check_filter(layer: &SemanticLayer, filter: &str, file: &str, span: Span, diagnostics: &mut Vec<Diagnostic>) {
+fn check_filter(
+    layer: &SemanticLayer,
+    filter: &str,
+    file: &str,
+    span: Span,
+    diagnostics: &mut Vec<Diagnostic>,
+) {
     let parsed = match parse_filter(filter) {
         Ok(parsed) => parsed,
         Err(reason) => {
-            diagnostics.push(diagnostic(file, span, format!("invalid filter `{filter}`: {reason}"), None));
+            diagnostics.push(diagnostic(
+                file,
+                span,
+                format!("invalid filter `{filter}`: {reason}"),
+                None,
+            ));
             return;
         }
     };
@@ -267,12 +310,18 @@ fn check_filter(layer: &SemanticLayer, filter: &str, file: &str, span: Span, dia
             continue;
         }
         let exists = match reference.kind {
-            ReferenceKind::Entity => layer.semantic_models.iter().any(|model| model.entity(last).is_some()),
+            ReferenceKind::Entity => layer
+                .semantic_models
+                .iter()
+                .any(|model| model.entity(last).is_some()),
             _ => layer.semantic_models.iter().any(|model| {
                 model.dimension(last).is_some()
                     && entities.last().is_none_or(|entity| {
                         model.entity(entity).is_some()
-                            || layer.semantic_models.iter().any(|other| other.entity(entity).is_some())
+                            || layer
+                                .semantic_models
+                                .iter()
+                                .any(|other| other.entity(entity).is_some())
                     })
             }),
         };
@@ -319,7 +368,12 @@ impl Visitor for IdentifierCollector {
 }
 
 /// Checks that a derived metric's expression parses and names only its inputs.
-fn check_derived_expr(metric: &Metric, expr: &str, inputs: &[MetricInput], diagnostics: &mut Vec<Diagnostic>) {
+fn check_derived_expr(
+    metric: &Metric,
+    expr: &str,
+    inputs: &[MetricInput],
+    diagnostics: &mut Vec<Diagnostic>,
+) {
     let dialect = DuckDbDialect {};
     let parsed = Parser::new(&dialect)
         .try_with_sql(expr)
@@ -330,7 +384,10 @@ fn check_derived_expr(metric: &Metric, expr: &str, inputs: &[MetricInput], diagn
             diagnostics.push(diagnostic(
                 &metric.file,
                 metric.span,
-                format!("derived metric `{}` has an invalid expr `{expr}`: {error}", metric.name),
+                format!(
+                    "derived metric `{}` has an invalid expr `{expr}`: {error}",
+                    metric.name
+                ),
                 None,
             ));
             return;
@@ -340,7 +397,10 @@ fn check_derived_expr(metric: &Metric, expr: &str, inputs: &[MetricInput], diagn
     let _ = parsed.visit(&mut collector);
     let names: Vec<&str> = inputs.iter().map(MetricInput::reference_name).collect();
     for identifier in collector.0 {
-        if !names.iter().any(|name| name.eq_ignore_ascii_case(&identifier)) {
+        if !names
+            .iter()
+            .any(|name| name.eq_ignore_ascii_case(&identifier))
+        {
             diagnostics.push(diagnostic(
                 &metric.file,
                 metric.span,
@@ -378,7 +438,10 @@ fn check_cycles(layer: &SemanticLayer, diagnostics: &mut Vec<Diagnostic>) {
         }
         edges.insert(
             &metric.name,
-            metric_inputs(metric).iter().map(|input| input.name.as_str()).collect(),
+            metric_inputs(metric)
+                .iter()
+                .map(|input| input.name.as_str())
+                .collect(),
         );
     }
 
@@ -393,7 +456,11 @@ fn check_cycles(layer: &SemanticLayer, diagnostics: &mut Vec<Diagnostic>) {
                 diagnostics.push(diagnostic(
                     &metric.file,
                     metric.span,
-                    format!("metric `{}` depends on itself: {}", metric.name, cycle.join(" -> ")),
+                    format!(
+                        "metric `{}` depends on itself: {}",
+                        metric.name,
+                        cycle.join(" -> ")
+                    ),
                     None,
                 ));
             }
@@ -401,7 +468,10 @@ fn check_cycles(layer: &SemanticLayer, diagnostics: &mut Vec<Diagnostic>) {
     }
 }
 
-fn find_cycle<'a>(edges: &BTreeMap<&'a str, Vec<&'a str>>, path: &mut Vec<&'a str>) -> Option<Vec<&'a str>> {
+fn find_cycle<'a>(
+    edges: &BTreeMap<&'a str, Vec<&'a str>>,
+    path: &mut Vec<&'a str>,
+) -> Option<Vec<&'a str>> {
     let current = *path.last()?;
     for next in edges.get(current).into_iter().flatten() {
         if *next == path[0] {
@@ -427,12 +497,19 @@ pub fn check_warehouse(layer: &SemanticLayer, warehouse: &Warehouse) -> Vec<Diag
     let mut diagnostics = Vec::new();
     for model in &layer.semantic_models {
         let relation = match &model.relation {
-            Relation::Table { schema: Some(schema), name } => format!("\"{schema}\".\"{name}\""),
+            Relation::Table {
+                schema: Some(schema),
+                name,
+            } => format!("\"{schema}\".\"{name}\""),
             Relation::Table { schema: None, name } => format!("\"{name}\""),
             Relation::Sql(sql) => format!("({})", sql.trim().trim_end_matches(';')),
         };
         let columns = match warehouse.query(&format!("SELECT * FROM {relation} LIMIT 0")) {
-            Ok(table) => table.columns.into_iter().map(|column| column.name).collect::<Vec<_>>(),
+            Ok(table) => table
+                .columns
+                .into_iter()
+                .map(|column| column.name)
+                .collect::<Vec<_>>(),
             Err(error) => {
                 diagnostics.push(diagnostic(
                     &model.file,
@@ -447,12 +524,14 @@ pub fn check_warehouse(layer: &SemanticLayer, warehouse: &Warehouse) -> Vec<Diag
             .entities
             .iter()
             .map(|entity| ("entity", &entity.name, &entity.expr, entity.span))
-            .chain(
-                model
-                    .dimensions
-                    .iter()
-                    .map(|dimension| ("dimension", &dimension.name, &dimension.expr, dimension.span)),
-            )
+            .chain(model.dimensions.iter().map(|dimension| {
+                (
+                    "dimension",
+                    &dimension.name,
+                    &dimension.expr,
+                    dimension.span,
+                )
+            }))
             .chain(
                 model
                     .measures

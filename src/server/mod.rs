@@ -156,8 +156,8 @@ pub async fn run(
 async fn load(state: AppState, config: ServerConfig) -> anyhow::Result<()> {
     let started = Instant::now();
     let loading = tokio::task::spawn_blocking(move || -> anyhow::Result<NaiveDate> {
-        let mut assistant =
-            Assistant::open(&config.semantic_layer, &config.warehouse).with_context(|| {
+        let mut assistant = Assistant::open(&config.semantic_layer, &config.warehouse)
+            .with_context(|| {
                 format!(
                     "cannot start the assistant with semantic layer `{}` and warehouse `{}`",
                     config.semantic_layer.display(),

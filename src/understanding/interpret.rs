@@ -118,7 +118,10 @@ pub fn interpret(
     // Time words are blanked out so that their characters match nothing else.
     let mut masked = text.clone();
     for span in interpretation.time.parse.spans() {
-        if masked.is_char_boundary(span.start) && masked.is_char_boundary(span.end) && span.end <= masked.len() {
+        if masked.is_char_boundary(span.start)
+            && masked.is_char_boundary(span.end)
+            && span.end <= masked.len()
+        {
             let blank = " ".repeat(span.end - span.start);
             masked.replace_range(span, &blank);
         }
@@ -147,7 +150,10 @@ pub fn interpret(
         let mut targets: Vec<&Target> = found.entries.iter().map(|entry| &entry.target).collect();
         // A value stored in two dimensions (个人 is a customer type and a
         // segment) means the coarser one: the dimension with fewer values.
-        if targets.iter().all(|target| matches!(target, Target::Value { .. })) {
+        if targets
+            .iter()
+            .all(|target| matches!(target, Target::Value { .. }))
+        {
             targets.sort_by_key(|target| match target {
                 Target::Value { dimension, .. } => lexicon.value_count(dimension),
                 _ => usize::MAX,
@@ -155,7 +161,10 @@ pub fn interpret(
             targets.truncate(1);
         }
         if targets.len() > 1 && !same_dimension_values(&targets) {
-            interpretation.candidates = targets.iter().map(|target| describe(target, layer, lexicon)).collect();
+            interpretation.candidates = targets
+                .iter()
+                .map(|target| describe(target, layer, lexicon))
+                .collect();
         }
         match targets[0] {
             Target::Metric(name) => {
@@ -175,8 +184,14 @@ pub fn interpret(
                 });
             }
             Target::Value { dimension, value } => {
-                match interpretation.filters.iter_mut().find(|filter| filter.dimension == *dimension) {
-                    Some(filter) if !filter.values.contains(value) => filter.values.push(value.clone()),
+                match interpretation
+                    .filters
+                    .iter_mut()
+                    .find(|filter| filter.dimension == *dimension)
+                {
+                    Some(filter) if !filter.values.contains(value) => {
+                        filter.values.push(value.clone())
+                    }
                     Some(_) => {}
                     None => interpretation.filters.push(Filter {
                         dimension: dimension.clone(),
@@ -185,7 +200,10 @@ pub fn interpret(
                 }
                 interpretation.evidence.push(Evidence {
                     text: found.text.clone(),
-                    meaning: format!("{}：{value}", lexicon.dimension_label(dimension).unwrap_or(dimension)),
+                    meaning: format!(
+                        "{}：{value}",
+                        lexicon.dimension_label(dimension).unwrap_or(dimension)
+                    ),
                 });
             }
         }
@@ -196,7 +214,9 @@ pub fn interpret(
         .filter(|(offset, character)| {
             character.is_alphanumeric()
                 && !FUNCTION_CHARACTERS.contains(character)
-                && !matches.iter().any(|found| found.start <= *offset && *offset < found.end)
+                && !matches
+                    .iter()
+                    .any(|found| found.start <= *offset && *offset < found.end)
         })
         .count();
     interpretation.metrics = choose_metrics(&masked, &metric_matches, english);
@@ -217,7 +237,11 @@ pub fn interpret(
         || interpretation.time.has_any()
         || interpretation.ranking.is_some();
     if !understood_anything {
-        interpretation.intent = if is_how_to(&text) { Intent::Faq } else { Intent::Fallback };
+        interpretation.intent = if is_how_to(&text) {
+            Intent::Faq
+        } else {
+            Intent::Fallback
+        };
         return interpretation;
     }
     if interpretation.metrics.is_empty() && is_how_to(&text) && !interpretation.time.has_any() {
@@ -230,9 +254,9 @@ fn same_dimension_values(targets: &[&Target]) -> bool {
     let Some(Target::Value { dimension, .. }) = targets.first() else {
         return false;
     };
-    targets
-        .iter()
-        .all(|target| matches!(target, Target::Value { dimension: other, .. } if other == dimension))
+    targets.iter().all(
+        |target| matches!(target, Target::Value { dimension: other, .. } if other == dimension),
+    )
 }
 
 fn describe(target: &Target, layer: &SemanticLayer, lexicon: &Lexicon) -> String {
@@ -240,7 +264,10 @@ fn describe(target: &Target, layer: &SemanticLayer, lexicon: &Lexicon) -> String
         Target::Metric(name) => metric_label(layer, name),
         Target::Dimension(item) => lexicon.dimension_label(item).unwrap_or(item).to_owned(),
         Target::Value { dimension, value } => {
-            format!("{}：{value}", lexicon.dimension_label(dimension).unwrap_or(dimension))
+            format!(
+                "{}：{value}",
+                lexicon.dimension_label(dimension).unwrap_or(dimension)
+            )
         }
     }
 }
@@ -264,9 +291,11 @@ fn choose_metrics(text: &str, matches: &[&Match], english: bool) -> Vec<String> 
     let mut groups: Vec<Vec<&Match>> = vec![vec![first]];
     for pair in matches.windows(2) {
         let between = &text[pair[0].end..pair[1].start];
-        let joined = ["和", "与", "及", "以及", "、", ",", "，", " and ", "&", "跟"]
-            .iter()
-            .any(|word| between.contains(word));
+        let joined = [
+            "和", "与", "及", "以及", "、", ",", "，", " and ", "&", "跟",
+        ]
+        .iter()
+        .any(|word| between.contains(word));
         if joined {
             groups.push(vec![pair[1]]);
         } else if let Some(group) = groups.last_mut() {
@@ -274,7 +303,11 @@ fn choose_metrics(text: &str, matches: &[&Match], english: bool) -> Vec<String> 
         }
     }
     for group in groups {
-        let longest = group.iter().map(|found| found.text.chars().count()).max().unwrap_or(0);
+        let longest = group
+            .iter()
+            .map(|found| found.text.chars().count())
+            .max()
+            .unwrap_or(0);
         let mut best: Vec<&&Match> = group
             .iter()
             .filter(|found| found.text.chars().count() == longest)
@@ -284,9 +317,10 @@ fn choose_metrics(text: &str, matches: &[&Match], english: bool) -> Vec<String> 
         }
         if let Some(found) = best.first()
             && let Some(Target::Metric(name)) = found.entries.first().map(|entry| &entry.target)
-                && !names.contains(name) {
-                    names.push(name.clone());
-                }
+            && !names.contains(name)
+        {
+            names.push(name.clone());
+        }
     }
     names
 }
@@ -297,7 +331,10 @@ fn settle_breakdowns(text: &str, matches: &[Match], interpretation: &mut Interpr
     let breakdown_words = ["各", "按", "每个", "分", "by ", "per ", "each "];
     let mut kept = Vec::new();
     for item in &interpretation.group_by {
-        let has_value = interpretation.filters.iter().any(|filter| filter.dimension == *item);
+        let has_value = interpretation
+            .filters
+            .iter()
+            .any(|filter| filter.dimension == *item);
         let explicit = matches.iter().any(|found| {
             matches!(found.entries.first().map(|entry| &entry.target), Some(Target::Dimension(other)) if other == item)
                 && breakdown_words
@@ -346,7 +383,10 @@ fn read_number(text: &str) -> Option<(u64, usize)> {
     let mut current = 0;
     let mut consumed = 0;
     for character in text.chars() {
-        if let Some((_, digit)) = CHINESE_DIGITS.iter().find(|(numeral, _)| *numeral == character) {
+        if let Some((_, digit)) = CHINESE_DIGITS
+            .iter()
+            .find(|(numeral, _)| *numeral == character)
+        {
             current = *digit;
         } else if character == '十' {
             value += if current == 0 { 10 } else { current * 10 };
@@ -384,8 +424,12 @@ fn ranking(text: &str) -> Option<Ranking> {
             });
         }
     }
-    let highest = ["最高", "最多", "最大", "第一", "highest", "largest", "most", "biggest"];
-    let lowest = ["最低", "最少", "最小", "lowest", "smallest", "least", "fewest"];
+    let highest = [
+        "最高", "最多", "最大", "第一", "highest", "largest", "most", "biggest",
+    ];
+    let lowest = [
+        "最低", "最少", "最小", "lowest", "smallest", "least", "fewest",
+    ];
     let count_near = |word: &str| -> Option<u64> {
         let position = text.find(word)?;
         let rest = &text[position + word.len()..];
@@ -404,7 +448,10 @@ fn ranking(text: &str) -> Option<Ranking> {
             limit: Some(count_near(word).unwrap_or(1)),
         });
     }
-    if ["排名", "排行", "排序", "rank", "ranking"].iter().any(|word| text.contains(word)) {
+    if ["排名", "排行", "排序", "rank", "ranking"]
+        .iter()
+        .any(|word| text.contains(word))
+    {
         return Some(Ranking {
             descending: true,
             limit: None,
@@ -418,7 +465,9 @@ fn follow_up_words(text: &str) -> FollowUp {
         replace_metric: ["换成", "改成", "换为", "改为", "switch to", "instead"]
             .iter()
             .any(|word| text.contains(word)),
-        only: ["只看", "仅看", "只要", "only"].iter().any(|word| text.contains(word)),
+        only: ["只看", "仅看", "只要", "only"]
+            .iter()
+            .any(|word| text.contains(word)),
         elliptic: text.ends_with('呢')
             || text.ends_with("呢?")
             || text.ends_with("呢？")
@@ -432,7 +481,9 @@ fn follow_up_words(text: &str) -> FollowUp {
 /// English when the question has Latin letters and no CJK characters;
 /// table names inside a Chinese question do not make it English.
 fn is_english(text: &str) -> bool {
-    let letters = text.chars().any(|character| character.is_ascii_alphabetic());
+    let letters = text
+        .chars()
+        .any(|character| character.is_ascii_alphabetic());
     let cjk = text.chars().any(|character| character as u32 >= 0x3400);
     letters && !cjk
 }
@@ -440,21 +491,67 @@ fn is_english(text: &str) -> bool {
 /// Requests to change data, to run arbitrary SQL, or to export personal data.
 fn is_refused(text: &str) -> bool {
     let chinese = [
-        "删除", "删掉", "删了", "清空", "清除", "修改数据", "修改余额", "改成0", "更新数据", "插入", "写入", "建表",
-        "导出客户", "导出全部", "导出所有", "身份证号", "手机号码", "客户名单", "客户明细", "执行sql", "运行sql",
+        "删除",
+        "删掉",
+        "删了",
+        "清空",
+        "清除",
+        "修改数据",
+        "修改余额",
+        "改成0",
+        "更新数据",
+        "插入",
+        "写入",
+        "建表",
+        "导出客户",
+        "导出全部",
+        "导出所有",
+        "身份证号",
+        "手机号码",
+        "客户名单",
+        "客户明细",
+        "执行sql",
+        "运行sql",
     ];
     let english = [
-        "drop ", "delete ", "truncate ", "update ", "insert ", "alter ", "attach ", "copy ", "pragma ", "export ",
-        "create table", "grant ", "; --",
+        "drop ",
+        "delete ",
+        "truncate ",
+        "update ",
+        "insert ",
+        "alter ",
+        "attach ",
+        "copy ",
+        "pragma ",
+        "export ",
+        "create table",
+        "grant ",
+        "; --",
     ];
     let sql = (text.contains("select ") && text.contains(" from ")) || text.contains("drop table");
-    chinese.iter().any(|word| text.contains(word)) || english.iter().any(|word| text.contains(word)) || sql
+    chinese.iter().any(|word| text.contains(word))
+        || english.iter().any(|word| text.contains(word))
+        || sql
 }
 
 fn is_glossary(text: &str) -> bool {
     [
-        "口径", "怎么算", "怎么计算", "如何计算", "如何算", "计算方法", "计算公式", "定义", "什么意思", "含义", "是什么指标",
-        "how is", "definition", "defined", "what does", "meaning of",
+        "口径",
+        "怎么算",
+        "怎么计算",
+        "如何计算",
+        "如何算",
+        "计算方法",
+        "计算公式",
+        "定义",
+        "什么意思",
+        "含义",
+        "是什么指标",
+        "how is",
+        "definition",
+        "defined",
+        "what does",
+        "meaning of",
     ]
     .iter()
     .any(|word| text.contains(word))
@@ -463,8 +560,28 @@ fn is_glossary(text: &str) -> bool {
 /// True for how-to and service wording (怎么, 如何, 登录, 转账, how do).
 pub fn is_how_to(text: &str) -> bool {
     [
-        "怎么", "如何", "怎样", "办理", "开通", "登录", "登陆", "密码", "转账", "限额", "u盾", "手机银行", "网银",
-        "网上银行", "验证码", "挂失", "how do", "how can", "how to", "password", "login", "transfer",
+        "怎么",
+        "如何",
+        "怎样",
+        "办理",
+        "开通",
+        "登录",
+        "登陆",
+        "密码",
+        "转账",
+        "限额",
+        "u盾",
+        "手机银行",
+        "网银",
+        "网上银行",
+        "验证码",
+        "挂失",
+        "how do",
+        "how can",
+        "how to",
+        "password",
+        "login",
+        "transfer",
     ]
     .iter()
     .any(|word| text.contains(word))
@@ -485,10 +602,34 @@ mod tests {
 
     #[test]
     fn rankings() {
-        assert_eq!(ranking("存款余额前五的支行"), Some(Ranking { descending: true, limit: Some(5) }));
-        assert_eq!(ranking("最少的三个"), Some(Ranking { descending: false, limit: Some(3) }));
-        assert_eq!(ranking("哪个区县的存款最多"), Some(Ranking { descending: true, limit: Some(1) }));
-        assert_eq!(ranking("各行业对公存款余额排名"), Some(Ranking { descending: true, limit: None }));
+        assert_eq!(
+            ranking("存款余额前五的支行"),
+            Some(Ranking {
+                descending: true,
+                limit: Some(5)
+            })
+        );
+        assert_eq!(
+            ranking("最少的三个"),
+            Some(Ranking {
+                descending: false,
+                limit: Some(3)
+            })
+        );
+        assert_eq!(
+            ranking("哪个区县的存款最多"),
+            Some(Ranking {
+                descending: true,
+                limit: Some(1)
+            })
+        );
+        assert_eq!(
+            ranking("各行业对公存款余额排名"),
+            Some(Ranking {
+                descending: true,
+                limit: None
+            })
+        );
         assert_eq!(ranking("存款余额"), None);
     }
 

@@ -17,7 +17,10 @@ pub enum Target {
     /// A dimension, used as a breakdown (各支行, 按区县, by branch).
     Dimension(String),
     /// A stored value of a dimension, used as a filter (个人, 梅江支行).
-    Value { dimension: String, value: Value },
+    Value {
+        dimension: String,
+        value: Value,
+    },
 }
 
 /// One word of the lexicon and what it stands for.
@@ -88,7 +91,10 @@ impl Lexicon {
                     continue;
                 }
                 let item = format!("{}__{}", entity.name, dimension.name);
-                let label = dimension.label.clone().unwrap_or_else(|| dimension.name.clone());
+                let label = dimension
+                    .label
+                    .clone()
+                    .unwrap_or_else(|| dimension.name.clone());
                 let target = Target::Dimension(item.clone());
                 lexicon.add(&label, target.clone(), 2);
                 for synonym in &dimension.synonyms {
@@ -120,7 +126,8 @@ impl Lexicon {
                         }
                     }
                     for (stored, synonyms) in &dimension.value_synonyms {
-                        let Some(value) = values.iter().find(|value| value.to_string() == *stored) else {
+                        let Some(value) = values.iter().find(|value| value.to_string() == *stored)
+                        else {
                             continue;
                         };
                         for synonym in synonyms {
@@ -173,12 +180,20 @@ impl Lexicon {
             }
             match found {
                 Some((length, start, end, entries)) => {
-                    let best = entries.iter().map(|entry| entry.priority).max().unwrap_or(0);
+                    let best = entries
+                        .iter()
+                        .map(|entry| entry.priority)
+                        .max()
+                        .unwrap_or(0);
                     matches.push(Match {
                         start,
                         end,
                         text: text[start..end].to_owned(),
-                        entries: entries.iter().filter(|entry| entry.priority == best).cloned().collect(),
+                        entries: entries
+                            .iter()
+                            .filter(|entry| entry.priority == best)
+                            .cloned()
+                            .collect(),
                     });
                     index += length;
                 }
@@ -202,7 +217,9 @@ impl Lexicon {
         let longest = self.longest.min(characters.len() - index);
         for length in (1..=longest).rev() {
             let start = characters[index].0;
-            let end = characters.get(index + length).map_or(text.len(), |(offset, _)| *offset);
+            let end = characters
+                .get(index + length)
+                .map_or(text.len(), |(offset, _)| *offset);
             let Some(entries) = self.words.get(&text[start..end]) else {
                 continue;
             };
@@ -226,9 +243,9 @@ impl Lexicon {
         // Short exact words may be pieces of a misspelt long one (存款 in
         // 存款偏离渡), so only long exact words are left alone.
         let covered = |offset: usize| {
-            matches
-                .iter()
-                .any(|found| found.start <= offset && offset < found.end && found.text.chars().count() >= 4)
+            matches.iter().any(|found| {
+                found.start <= offset && offset < found.end && found.text.chars().count() >= 4
+            })
         };
         let mut found = Vec::new();
         let mut index = 0;
@@ -238,10 +255,16 @@ impl Lexicon {
                 continue;
             }
             let run_start = index;
-            while index < characters.len() && !covered(characters[index].0) && is_cjk(characters[index].1) {
+            while index < characters.len()
+                && !covered(characters[index].0)
+                && is_cjk(characters[index].1)
+            {
                 index += 1;
             }
-            let run: Vec<char> = characters[run_start..index].iter().map(|(_, character)| *character).collect();
+            let run: Vec<char> = characters[run_start..index]
+                .iter()
+                .map(|(_, character)| *character)
+                .collect();
             if run.len() < 3 {
                 continue;
             }
@@ -270,16 +293,25 @@ impl Lexicon {
         for (word, entries) in &self.words {
             // Values (branch names, products) are short and alike, so a typo
             // match there is more often wrong than right.
-            if entries.iter().all(|entry| matches!(entry.target, Target::Value { .. })) {
+            if entries
+                .iter()
+                .all(|entry| matches!(entry.target, Target::Value { .. }))
+            {
                 continue;
             }
             let word_characters: Vec<char> = word.chars().collect();
             let length = word_characters.len();
-            if length < 4 || length > run.len() + 1 || !word_characters.iter().all(|character| is_cjk(*character)) {
+            if length < 4
+                || length > run.len() + 1
+                || !word_characters.iter().all(|character| is_cjk(*character))
+            {
                 continue;
             }
             // Cheap filter: a word one edit away shares all but one character.
-            let shared = word_characters.iter().filter(|character| run.contains(character)).count();
+            let shared = word_characters
+                .iter()
+                .filter(|character| run.contains(character))
+                .count();
             if shared + 1 < length {
                 continue;
             }
@@ -290,11 +322,14 @@ impl Lexicon {
                 for offset in 0..=run.len() - window {
                     let candidate: String = run[offset..offset + window].iter().collect();
                     // A particle in place of a character (前五的支行) is grammar, not a typo.
-                    let particle = candidate
-                        .chars()
-                        .any(|character| PARTICLES.contains(&character) && !word.contains(character));
-                    if !particle && strsim::damerau_levenshtein(&candidate, word) <= 1
-                        && best.as_ref().is_none_or(|(_, _, known)| known.chars().count() < length)
+                    let particle = candidate.chars().any(|character| {
+                        PARTICLES.contains(&character) && !word.contains(character)
+                    });
+                    if !particle
+                        && strsim::damerau_levenshtein(&candidate, word) <= 1
+                        && best
+                            .as_ref()
+                            .is_none_or(|(_, _, known)| known.chars().count() < length)
                     {
                         best = Some((offset, window, word.clone()));
                     }
@@ -344,9 +379,7 @@ fn is_word_boundary(text: &str, start: usize, end: usize) -> bool {
     let inner_last = text[start..end].chars().last();
     let before = text[..start].chars().last();
     let after = text[end..].chars().next();
-    let joins = |outer: Option<char>, inner: Option<char>| {
-        matches!((outer, inner), (Some(outer), Some(inner)) if outer.is_ascii_alphanumeric() && inner.is_ascii_alphanumeric())
-    };
+    let joins = |outer: Option<char>, inner: Option<char>| matches!((outer, inner), (Some(outer), Some(inner)) if outer.is_ascii_alphanumeric() && inner.is_ascii_alphanumeric());
     !joins(before, inner_first) && !joins(after, inner_last)
 }
 
@@ -356,7 +389,9 @@ pub fn normalize(text: &str) -> String {
     let mut last_space = true;
     for character in text.chars() {
         let character = match character {
-            '\u{FF01}'..='\u{FF5E}' => char::from_u32(character as u32 - 0xFEE0).unwrap_or(character),
+            '\u{FF01}'..='\u{FF5E}' => {
+                char::from_u32(character as u32 - 0xFEE0).unwrap_or(character)
+            }
             '\u{3000}' => ' ',
             other => other,
         };

@@ -111,7 +111,9 @@ impl Warehouse {
         let mut statement = self.connection.prepare(sql).map_err(query_error)?;
         let mut result_rows = statement.query([]).map_err(query_error)?;
 
-        let width = result_rows.as_ref().map_or(0, |executed| executed.column_count());
+        let width = result_rows
+            .as_ref()
+            .map_or(0, |executed| executed.column_count());
         let mut rows = Vec::new();
         while let Some(row) = result_rows.next().map_err(query_error)? {
             let mut values = Vec::with_capacity(width);

@@ -46,8 +46,10 @@ impl Value {
                 let scale = 10f64.powi(i32::from(decimal.scale()));
                 Value::Float(decimal.value() as f64 / scale)
             }
-            ValueRef::Date32(days) => NaiveDate::from_num_days_from_ce_opt(days + UNIX_EPOCH_DAYS_FROM_CE)
-                .map_or(Value::Null, Value::Date),
+            ValueRef::Date32(days) => {
+                NaiveDate::from_num_days_from_ce_opt(days + UNIX_EPOCH_DAYS_FROM_CE)
+                    .map_or(Value::Null, Value::Date)
+            }
             ValueRef::Timestamp(unit, amount) => timestamp_from(unit, amount),
             ValueRef::Text(bytes) => Value::Text(String::from_utf8_lossy(bytes).into_owned()),
             other => Value::Text(format!("{other:?}")),
@@ -79,7 +81,8 @@ fn timestamp_from(unit: TimeUnit, amount: i64) -> Value {
         TimeUnit::Microsecond => amount,
         TimeUnit::Nanosecond => amount / 1_000,
     };
-    DateTime::from_timestamp_micros(micros).map_or(Value::Null, |moment| Value::Timestamp(moment.naive_utc()))
+    DateTime::from_timestamp_micros(micros)
+        .map_or(Value::Null, |moment| Value::Timestamp(moment.naive_utc()))
 }
 
 impl fmt::Display for Value {
