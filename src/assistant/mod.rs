@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 use chrono::NaiveDate;
 
 use crate::semantic::{self, Diagnostics, SemanticLayer};
-use crate::understanding::interpret::{Intent, TimeReading, interpret, is_how_to};
+use crate::understanding::interpret::{Intent, Interpretation, TimeReading, interpret, is_how_to};
 use crate::understanding::lexicon::{Lexicon, normalize};
 use crate::understanding::time::{TimeContext, parse_time_in};
 use crate::warehouse::{Value, Warehouse, WarehouseError};
@@ -157,11 +157,11 @@ impl Assistant {
             // for a figure, when the knowledge base clearly has the answer.
             Intent::Metric
                 if interpretation.metrics.is_empty()
-                    && !asks_for_figure(&normalized)
+                    && asks_beyond_the_layer(&normalized, &interpretation)
                     && (is_how_to(&normalized)
                         || (interpretation.group_by.is_empty()
-                            && !interpretation.time.has_any()
-                            && !interpretation.follow_up.elliptic)) =>
+                            && !interpretation.follow_up.elliptic
+                            && (state.last.is_none() || !interpretation.time.has_any()))) =>
             {
                 self.faq(session_id, question, english)
                     .unwrap_or_else(|| self.metric_answer(session_id, state, interpretation))
@@ -173,24 +173,34 @@ impl Assistant {
     }
 }
 
-/// True for wording that asks for an amount (对公存款有多少), which the
-/// metrics answer even when the question names no metric.
-fn asks_for_figure(text: &str) -> bool {
-    [
-        "有多少",
-        "是多少",
-        "多少亿",
-        "多少万",
-        "余额",
-        "规模",
-        "总额",
-        "总量",
-        "how much",
-        "how many",
-        "total",
-    ]
-    .iter()
-    .any(|word| text.contains(word))
+/// Wording that asks for an amount (有多少, 余额), which the metrics answer.
+const FIGURE_WORDS: &[&str] = &[
+    "有多少",
+    "是多少",
+    "多少钱",
+    "多少亿",
+    "多少万",
+    "余额",
+    "规模",
+    "总额",
+    "总量",
+    "how much",
+    "how many",
+    "total",
+];
+
+/// True when content words remain after removing what the semantic layer
+/// matched and the wording of an amount: 大额存单能转让吗 keeps 转让, while
+/// 对公存款有多少 keeps nothing and asks for the default metric.
+fn asks_beyond_the_layer(text: &str, interpretation: &Interpretation) -> bool {
+    let mut rest = text.to_owned();
+    for evidence in &interpretation.evidence {
+        rest = rest.replace(&evidence.text, " ");
+    }
+    for word in FIGURE_WORDS {
+        rest = rest.replace(word, " ");
+    }
+    !crate::faq::content_words(&rest).is_empty()
 }
 
 /// Reads the first and latest day of every measure's time dimension; the

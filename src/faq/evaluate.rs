@@ -2,10 +2,10 @@
 //!
 //! The file is JSON Lines: one conversation per line, `{"id": ...,
 //! "turns": [{"q": ..., "faq_id": ...}, ...]}`. A turn with `faq_id` is
-//! correct when the top hit is that entry; the chat scores it only when the
-//! search is also confident, so both counts are reported. Turns without
-//! `faq_id` (metric or out-of-scope questions) should not be matched
-//! confidently, and those that are get listed.
+//! correct when the top hit is that entry. The chat answers with that entry
+//! only when the search is also confident, so both counts are reported.
+//! Turns without `faq_id` (metric or out-of-scope questions) should not be
+//! matched confidently, and those that are get listed.
 
 use std::fmt;
 use std::path::{Path, PathBuf};

@@ -19,6 +19,7 @@ use std::time::SystemTime;
 
 use crate::assistant::{KnowledgeBase, KnowledgeBaseHits};
 
+pub use analysis::content_words;
 pub use entry::{Diagnostic, Diagnostics, FaqEntry, LoadedEntries, load_dir, parse_entry};
 pub use evaluate::{EvaluationError, EvaluationReport, FaqMiss, evaluate_file};
 pub use index::SearchOutcome;
@@ -44,8 +45,9 @@ pub enum FaqError {
     NoFolder,
 }
 
-/// The searchable knowledge base. Searches never wait for a rebuild: each
-/// one uses the index current when it started.
+/// The searchable knowledge base. A rebuild runs outside the lock and only
+/// the swap takes it, so searches go on during a rebuild, each with the
+/// index that was current when it started.
 pub struct FaqIndex {
     folder: Option<PathBuf>,
     current: RwLock<Arc<EntryIndex>>,
