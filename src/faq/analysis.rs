@@ -78,10 +78,10 @@ pub(super) fn content_pairs(text: &str) -> Vec<String> {
             previous = None;
             continue;
         };
-        if let Some((previous_start, previous_text)) = previous {
-            if is_content_byte[previous_start] || is_content_byte[start] {
-                pairs.push(format!("{previous_text}{text}"));
-            }
+        if let Some((previous_start, previous_text)) = previous
+            && (is_content_byte[previous_start] || is_content_byte[start])
+        {
+            pairs.push(format!("{previous_text}{text}"));
         }
         previous = Some((start, text));
     }
