@@ -625,3 +625,90 @@ fn serve_on_loopback_port() {
         "{address} still accepts connections"
     );
 }
+
+// ---------------------------------------------------------------------------
+// Knowledge base
+
+fn assistant_with_knowledge_base() -> Arc<Assistant> {
+    static ASSISTANT: OnceLock<Arc<Assistant>> = OnceLock::new();
+    let assistant = ASSISTANT.get_or_init(|| {
+        let folder = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("knowledge_base");
+        let assistant = Assistant::open(&semantic_layer_dir(), demo_warehouse())
+            .and_then(|assistant| assistant.with_knowledge_base_dir(&folder))
+            .unwrap_or_else(|error| panic!("cannot open the assistant: {error}"));
+        Arc::new(assistant)
+    });
+    Arc::clone(assistant)
+}
+
+fn faq_app() -> Router {
+    router(AppState::ready(
+        assistant_with_knowledge_base(),
+        Limits::default(),
+    ))
+}
+
+/// Percent-encodes a query-string value.
+fn encode(text: &str) -> String {
+    text.bytes()
+        .map(|byte| match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (byte as char).to_string()
+            }
+            other => format!("%{other:02X}"),
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn faq_search_finds_entry() {
+    let app = faq_app();
+
+    let (status, body) = get(&app, &format!("/api/faq?q={}", encode("U盾证书过期怎么办"))).await;
+
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["knowledge_base"], true, "{body}");
+    assert_eq!(body["confident"], true, "{body}");
+    assert_eq!(body["hits"][0]["id"], "cb-ukey-expire", "{body}");
+}
+
+#[tokio::test]
+async fn faq_search_without_query_is_rejected() {
+    let app = faq_app();
+
+    let (status, body) = get(&app, "/api/faq?q=").await;
+
+    assert_error(status, &body, StatusCode::BAD_REQUEST, "empty_message");
+}
+
+#[tokio::test]
+async fn faq_search_without_knowledge_base_is_empty() {
+    let app = app();
+
+    let (status, body) = get(&app, &format!("/api/faq?q={}", encode("转账限额"))).await;
+
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["knowledge_base"], false, "{body}");
+    assert_eq!(body["hits"].as_array().map(Vec::len), Some(0), "{body}");
+}
+
+#[tokio::test]
+async fn service_question_gets_faq_answer() {
+    let app = faq_app();
+
+    let (status, body) = ask(&app, None, "手机银行转账限额怎么调").await;
+
+    assert_answer(status, &body);
+    assert_eq!(body["kind"], "faq", "{body}");
+    assert_eq!(body["faq"]["id"], "lim-raise", "{body}");
+}
+
+#[tokio::test]
+async fn metric_question_skips_knowledge_base() {
+    let app = faq_app();
+
+    let (status, body) = ask(&app, None, "各支行存款余额").await;
+
+    assert_answer(status, &body);
+    assert_eq!(body["kind"], "metric", "{body}");
+}

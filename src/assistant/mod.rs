@@ -43,10 +43,16 @@ pub trait KnowledgeBase: Send + Sync {
     /// Returns the best entries for a question, best first, and whether
     /// the first is clearly the answer.
     fn search(&self, question: &str, limit: usize) -> KnowledgeBaseHits;
+
+    /// Reloads the entries if their files changed; returns whether it did.
+    /// A failed reload keeps the previous entries in use.
+    fn reload_if_changed(&self) -> Result<bool, String> {
+        Ok(false)
+    }
 }
 
 /// The entries a knowledge-base search found.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 pub struct KnowledgeBaseHits {
     pub hits: Vec<FaqHit>,
     /// False when the best hit is weak or not clearly ahead of the next:
@@ -101,6 +107,22 @@ impl Assistant {
         }
         tracing::info!(entries = index.len(), folder = %dir.display(), "knowledge base loaded");
         Ok(self.with_knowledge_base(Arc::new(index)))
+    }
+
+    /// Searches the knowledge base directly (the page's search box); None
+    /// when no knowledge base is loaded.
+    pub fn search_knowledge_base(&self, query: &str, limit: usize) -> Option<KnowledgeBaseHits> {
+        self.knowledge_base
+            .as_ref()
+            .map(|knowledge_base| knowledge_base.search(query, limit))
+    }
+
+    /// Reloads the knowledge base if its files changed.
+    pub fn reload_knowledge_base(&self) -> Result<bool, String> {
+        match &self.knowledge_base {
+            Some(knowledge_base) => knowledge_base.reload_if_changed(),
+            None => Ok(false),
+        }
     }
 
     /// Routes FAQ questions to `knowledge_base`.
@@ -168,7 +190,7 @@ impl Assistant {
             }
             Intent::Metric => self.metric_answer(session_id, state, interpretation),
         };
-        tracing::info!(session = session_id, kind = ?response.kind, "answered");
+        tracing::debug!(session = session_id, kind = ?response.kind, "answered");
         response
     }
 }

@@ -117,6 +117,11 @@ enum Command {
         #[arg(long = "semantic-layer", default_value = DEFAULT_SEMANTIC_LAYER)]
         semantic_layer: PathBuf,
     },
+    /// Work with the e-banking knowledge base.
+    Faq {
+        #[command(subcommand)]
+        action: FaqAction,
+    },
     /// Run MetricFlow's integration cases through the compiler.
     Conformance {
         /// The fixture folder (MetricFlow's manifests, snapshots and cases).
@@ -127,6 +132,24 @@ enum Command {
         /// Run only the cases whose name contains this text.
         #[arg(long)]
         filter: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum FaqAction {
+    /// Search the knowledge base and print the closest entries.
+    Search {
+        /// The question, e.g. "手机银行转账限额怎么调".
+        query: String,
+        /// The knowledge-base folder.
+        #[arg(long = "knowledge-base", default_value = DEFAULT_KNOWLEDGE_BASE)]
+        knowledge_base: PathBuf,
+        /// Number of entries to print.
+        #[arg(long, default_value_t = 5)]
+        limit: usize,
+        /// Print the hits as JSON.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -176,6 +199,15 @@ pub fn run(arguments: Arguments) -> anyhow::Result<ExitCode> {
             warehouse,
             semantic_layer,
         } => run_ask(&question, json, warehouse, &semantic_layer),
+        Command::Faq {
+            action:
+                FaqAction::Search {
+                    query,
+                    knowledge_base,
+                    limit,
+                    json,
+                },
+        } => run_faq_search(&query, &knowledge_base, limit, json),
         Command::Conformance {
             root,
             cases,
@@ -366,6 +398,39 @@ fn warehouse_or_demo(warehouse: Option<PathBuf>) -> anyhow::Result<PathBuf> {
     };
     demo::generate(&options)?;
     Ok(default)
+}
+
+fn run_faq_search(
+    query: &str,
+    folder: &Path,
+    limit: usize,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let query = server::check_message(query, Limits::default().max_message_chars)?;
+    let (index, diagnostics) = wenshu::faq::FaqIndex::open(folder)?;
+    for diagnostic in &diagnostics.0 {
+        eprintln!("warning: entry left out: {diagnostic}");
+    }
+    let outcome = index.search(query, limit);
+    if json {
+        let document = serde_json::json!({"confident": outcome.confident, "hits": outcome.hits});
+        println!("{}", serde_json::to_string_pretty(&document)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    if outcome.hits.is_empty() {
+        println!("没有找到相关条目 / no entry found");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let verdict = if outcome.confident {
+        "最佳匹配 / best match"
+    } else {
+        "不确定，以下为最接近的条目 / not sure; closest entries"
+    };
+    println!("{verdict}");
+    for hit in &outcome.hits {
+        println!("{:>8.3}  {:<20} {}", hit.score, hit.id, hit.question);
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn run_conformance(

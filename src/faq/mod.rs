@@ -200,6 +200,10 @@ impl KnowledgeBase for FaqIndex {
             confident: outcome.confident,
         }
     }
+
+    fn reload_if_changed(&self) -> Result<bool, String> {
+        FaqIndex::reload_if_changed(self).map_err(|error| error.to_string())
+    }
 }
 
 /// Lists the entry files of `folder` with their sizes and modification

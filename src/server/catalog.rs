@@ -107,6 +107,44 @@ pub async fn health(State(state): State<AppState>) -> Result<Json<serde_json::Va
     })))
 }
 
+/// The query string of `GET /api/faq`.
+#[derive(Debug, serde::Deserialize)]
+pub struct FaqQuery {
+    #[serde(default)]
+    q: String,
+}
+
+/// Entries returned by `GET /api/faq`.
+const FAQ_SEARCH_LIMIT: usize = 5;
+
+/// `GET /api/faq?q=`: the knowledge-base entries closest to `q`, for the
+/// page's search box, with whether the first is clearly the answer.
+pub async fn faq(
+    State(state): State<AppState>,
+    axum::extract::Query(query): axum::extract::Query<FaqQuery>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let Some(assistant) = state.assistant() else {
+        return Err(ApiError::NotReady);
+    };
+    let text = super::chat::check_message(&query.q, state.limits().max_message_chars)?.to_owned();
+
+    let searched = tokio::task::spawn_blocking(move || {
+        assistant.search_knowledge_base(&text, FAQ_SEARCH_LIMIT)
+    })
+    .await
+    .map_err(|error| ApiError::Internal(format!("the FAQ search task failed: {error}")))?;
+    let (hits, confident, available) = match searched {
+        Some(found) => (found.hits, found.confident, true),
+        None => (Vec::new(), false, false),
+    };
+    tracing::info!(hits = hits.len(), confident, "faq searched");
+    Ok(Json(serde_json::json!({
+        "knowledge_base": available,
+        "confident": confident,
+        "hits": hits,
+    })))
+}
+
 /// `GET /api/metrics`: the catalog.
 pub async fn metrics(State(state): State<AppState>) -> Result<Json<Catalog>, ApiError> {
     let Some(catalog) = state.catalog() else {

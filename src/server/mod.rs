@@ -95,6 +95,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/chat", post(chat::chat))
         .route("/api/health", get(catalog::health))
         .route("/api/metrics", get(catalog::metrics))
+        .route("/api/faq", get(catalog::faq))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(max_body_bytes))
@@ -155,6 +156,7 @@ pub async fn run(
 /// Opens the assistant on the blocking thread pool and marks `state` ready.
 async fn load(state: AppState, config: ServerConfig) -> anyhow::Result<()> {
     let started = Instant::now();
+    let watched = state.clone();
     let loading = tokio::task::spawn_blocking(move || -> anyhow::Result<NaiveDate> {
         let mut assistant = Assistant::open(&config.semantic_layer, &config.warehouse)
             .with_context(|| {
@@ -180,7 +182,32 @@ async fn load(state: AppState, config: ServerConfig) -> anyhow::Result<()> {
         elapsed_ms = started.elapsed().as_millis() as u64,
         "ready"
     );
+    tokio::spawn(watch_knowledge_base(watched));
     Ok(())
+}
+
+/// How often the knowledge-base folder is checked for edited entries.
+const KNOWLEDGE_BASE_CHECK_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Reloads the knowledge base when its files change. Searches keep using
+/// the previous index until the new one is complete, and a folder with a
+/// broken entry keeps the previous index in use.
+async fn watch_knowledge_base(state: AppState) {
+    let mut ticker = tokio::time::interval(KNOWLEDGE_BASE_CHECK_INTERVAL);
+    loop {
+        ticker.tick().await;
+        let Some(assistant) = state.assistant() else {
+            continue;
+        };
+        match tokio::task::spawn_blocking(move || assistant.reload_knowledge_base()).await {
+            Ok(Ok(true)) => tracing::info!("knowledge base reloaded"),
+            Ok(Ok(false)) => {}
+            Ok(Err(error)) => {
+                tracing::warn!(%error, "knowledge base not reloaded; the previous entries stay in use")
+            }
+            Err(error) => tracing::error!(%error, "knowledge-base reload task failed"),
+        }
+    }
 }
 
 /// Completes on Ctrl-C or, on Unix, SIGTERM.
