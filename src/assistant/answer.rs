@@ -1,4 +1,4 @@
-//! The answers of each kind.
+//! Builds the response of each answer kind.
 
 use crate::compiler::{CompileOptions, OutputKind, compile};
 use crate::semantic::{MetricKind, TimeGrain, Unit};
@@ -226,7 +226,7 @@ impl Assistant {
             reference_date: Some(self.time_context.reference),
             ..CompileOptions::default()
         };
-        // One more row than the cap tells whether the answer was cut.
+        // One row more than the cap shows whether the rows were cut.
         let mut query = plan.query.clone();
         if query.limit.is_none_or(|limit| limit > MAX_ANSWER_ROWS) {
             query.limit = Some(MAX_ANSWER_ROWS + 1);
@@ -487,7 +487,7 @@ impl Assistant {
         }
     }
 
-    /// The self-contained question a follow-up amounts to.
+    /// Writes the self-contained question a follow-up amounts to.
     fn rewrite(&self, interpretation: &Interpretation, plan: &plan::Plan, english: bool) -> String {
         let period = describe_period(&plan.period, english);
         let filters: Vec<String> = interpretation

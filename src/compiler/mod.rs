@@ -89,7 +89,7 @@ fn did_you_mean(suggestion: &Option<String>) -> String {
     }
 }
 
-/// The SQL that names a semantic model's relation, for DuckDB and with no
+/// Returns the SQL that names a semantic model's relation, for DuckDB and with no
 /// `$source_schema` substitution.
 pub fn relation_sql(relation: &crate::semantic::Relation) -> String {
     from::relation_sql(relation, &DuckDb, &CompileOptions::default())
@@ -152,7 +152,7 @@ impl Offset {
         input.offset_to_prior_period_end.map(Offset::PriorPeriodEnd)
     }
 
-    /// The day this offset reads for the output day `day`.
+    /// Returns the day this offset reads for the output day `day`.
     fn shift(self, day: NaiveDate) -> Option<NaiveDate> {
         match self {
             Offset::Window(window) => {
@@ -172,7 +172,7 @@ impl Offset {
 }
 
 impl TimeMapping {
-    /// The range of row days a query over output days `[start, end]` needs.
+    /// Returns the range of row days a query over output days `[start, end]` needs.
     fn row_range(
         self,
         start: Option<NaiveDate>,
@@ -206,7 +206,7 @@ impl TimeMapping {
         }
     }
 
-    /// The join condition between row days and the time spine's `ts.ds`.
+    /// Builds the join condition between row days and the time spine's `ts.ds`.
     fn spine_condition(self, dialect: &dyn Dialect, row_day: &str, grains: &[TimeGrain]) -> String {
         let spine_day = "ts.ds";
         // An offset to a grain reads one day per output bucket: its first.
@@ -284,7 +284,7 @@ fn truncate_date(day: NaiveDate, grain: TimeGrain) -> NaiveDate {
     }
 }
 
-/// The last day of the bucket of `grain` that holds `day`.
+/// Returns the last day of the bucket of `grain` that contains `day`.
 fn bucket_end(day: NaiveDate, grain: TimeGrain) -> NaiveDate {
     let start = truncate_date(day, grain);
     let next = match grain {
@@ -309,7 +309,7 @@ fn is_month_end(day: NaiveDate) -> bool {
     month_end(day) == day
 }
 
-/// The same time item at day grain, as an offset reads it.
+/// Returns the same time item at day grain, as an offset reads it.
 fn at_day_grain(item: &GroupItem) -> GroupItem {
     match &item.spec {
         ItemSpec::Dimension { path, name, .. } => {
@@ -334,7 +334,7 @@ fn at_day_grain(item: &GroupItem) -> GroupItem {
     }
 }
 
-/// The value a metric's NULLs become, from its measure's `fill_nulls_with`.
+/// Returns the value a metric's NULLs become, from its measure's `fill_nulls_with`.
 fn fill_value(metric: &Metric) -> Option<i64> {
     match &metric.kind {
         MetricKind::Simple { measure } | MetricKind::Cumulative { measure, .. } => {
@@ -495,7 +495,7 @@ impl Compiler<'_> {
         Ok(CompiledQuery { sql, columns })
     }
 
-    /// The grain of the time dimension a metric's measures are aggregated by.
+    /// Returns the grain of the time dimension a metric's measures are aggregated by.
     fn default_grain(&self, metric: &Metric, depth: usize) -> Option<TimeGrain> {
         if depth > MAX_METRIC_DEPTH {
             return None;
