@@ -14,13 +14,14 @@
 //! divides by the bucket's days clipped to `[start, end]`. Offsets shift the
 //! day a balance is taken on.
 
+mod common;
+
 use std::cmp::Ordering;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Mutex, MutexGuard, OnceLock};
 
 use chrono::{NaiveDate, NaiveTime};
 use wenshu::compiler::{CompileOptions, MetricQuery, OrderBy, compile};
-use wenshu::demo::{DemoOptions, generate};
 use wenshu::semantic::{MetricKind, SemanticLayer, Unit, load_dir};
 use wenshu::warehouse::{Table, Value, Warehouse};
 
@@ -62,7 +63,7 @@ fn semantic_layer() -> &'static SemanticLayer {
 fn warehouse() -> MutexGuard<'static, Warehouse> {
     static WAREHOUSE: OnceLock<Mutex<Warehouse>> = OnceLock::new();
     let shared = WAREHOUSE.get_or_init(|| {
-        let path = generate_demo_warehouse();
+        let path = common::generate_demo_warehouse("bank_metrics");
         let warehouse = Warehouse::open_read_only(&path)
             .unwrap_or_else(|error| panic!("cannot open `{}`: {error}", path.display()));
         Mutex::new(warehouse)
@@ -71,23 +72,6 @@ fn warehouse() -> MutexGuard<'static, Warehouse> {
     shared
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-/// Generates the demo warehouse into the test's scratch folder, replacing the
-/// previous run's file so that the data always comes from the current generator.
-fn generate_demo_warehouse() -> PathBuf {
-    let out = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join("bank_metrics")
-        .join("demo.duckdb");
-    let options = DemoOptions {
-        out: out.clone(),
-        scale: 1,
-        seed: 42,
-        progress: false,
-    };
-    generate(&options)
-        .unwrap_or_else(|error| panic!("cannot generate the demo warehouse: {error}"));
-    out
 }
 
 fn date(text: &str) -> NaiveDate {

@@ -6,6 +6,8 @@
 //! the API's contract (status codes, fields, error shape, sessions), not the
 //! wording or the numbers of an answer.
 
+mod common;
+
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
@@ -15,10 +17,10 @@ use std::time::{Duration, Instant};
 use axum::Router;
 use axum::body::{Body, to_bytes};
 use axum::http::{Method, Request, StatusCode, header};
+use common::semantic_layer_dir;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 use wenshu::assistant::Assistant;
-use wenshu::demo::{DemoOptions, generate};
 use wenshu::server::{AppState, Limits, ServerConfig, router, run};
 
 /// The kinds of answer the API contract allows.
@@ -32,28 +34,10 @@ const REFERENCE_DATE: &str = "2026-11-30";
 // ---------------------------------------------------------------------------
 // Fixtures
 
-fn semantic_layer_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("semantic_layer")
-}
-
-/// Generates the demo warehouse once per test run into the test's scratch
-/// folder, so that the data always comes from the current generator.
+/// Generates the demo warehouse once per test run.
 fn demo_warehouse() -> &'static Path {
     static PATH: OnceLock<PathBuf> = OnceLock::new();
-    PATH.get_or_init(|| {
-        let out = Path::new(env!("CARGO_TARGET_TMPDIR"))
-            .join("server")
-            .join("demo.duckdb");
-        let options = DemoOptions {
-            out: out.clone(),
-            scale: 1,
-            seed: 42,
-            progress: false,
-        };
-        generate(&options)
-            .unwrap_or_else(|error| panic!("cannot generate the demo warehouse: {error}"));
-        out
-    })
+    PATH.get_or_init(|| common::generate_demo_warehouse("server"))
 }
 
 fn assistant() -> Arc<Assistant> {

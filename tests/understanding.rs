@@ -15,14 +15,16 @@
 //! `#[ignore]` with the reason, so that fixing the reading makes it pass.
 //! None is ignored now.
 
+mod common;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
+use common::semantic_layer_dir;
 use serde_json::{Value as Json, json};
 use wenshu::assistant::{AnswerKind, Assistant, ChatResponse, ConversationState};
-use wenshu::demo::{DemoOptions, generate};
 use wenshu::warehouse::{Value, Warehouse};
 
 /// The demo warehouse's reference date (数据日期): its latest `biz_date`.
@@ -43,29 +45,10 @@ const RELATIVE_TOLERANCE: f64 = 1e-6;
 // ---------------------------------------------------------------------------
 // Fixtures
 
-fn semantic_layer_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("semantic_layer")
-}
-
-/// Generates the demo warehouse once per test run into the test's scratch
-/// folder, replacing the previous run's file so that the data always comes
-/// from the current generator.
+/// Generates the demo warehouse once per test run.
 fn demo_warehouse() -> &'static Path {
     static PATH: OnceLock<PathBuf> = OnceLock::new();
-    PATH.get_or_init(|| {
-        let out = Path::new(env!("CARGO_TARGET_TMPDIR"))
-            .join("understanding")
-            .join("demo.duckdb");
-        let options = DemoOptions {
-            out: out.clone(),
-            scale: 1,
-            seed: 42,
-            progress: false,
-        };
-        generate(&options)
-            .unwrap_or_else(|error| panic!("cannot generate the demo warehouse: {error}"));
-        out
-    })
+    PATH.get_or_init(|| common::generate_demo_warehouse("understanding"))
 }
 
 /// Returns the assistant over the repository's `semantic_layer/`, shared by the tests.
