@@ -1,6 +1,6 @@
 //! Builds the response of each answer kind.
 
-use crate::compiler::{CompileOptions, OutputKind, compile};
+use crate::compiler::{OutputKind, compile};
 use crate::semantic::{MetricKind, TimeGrain, Unit};
 use crate::understanding::interpret::Interpretation;
 use crate::warehouse::Value;
@@ -13,6 +13,15 @@ use super::{
 
 /// At most this many rows go into one answer.
 const MAX_ANSWER_ROWS: u64 = 5_000;
+
+/// True when a question names only time words: no metric, filter,
+/// breakdown or ranking.
+pub(super) fn is_only_time(interpretation: &Interpretation) -> bool {
+    interpretation.metrics.is_empty()
+        && interpretation.filters.is_empty()
+        && interpretation.group_by.is_empty()
+        && interpretation.ranking.is_none()
+}
 
 pub(super) fn refusal_text(english: bool) -> &'static str {
     if english {
@@ -166,12 +175,8 @@ impl Assistant {
     ) -> ChatResponse {
         let english = interpretation.english;
         // Time words alone (明天会下雨吗) are a question only as a follow-up.
-        let only_time = interpretation.metrics.is_empty()
-            && interpretation.filters.is_empty()
-            && interpretation.group_by.is_empty()
-            && interpretation.ranking.is_none();
         let off_topic = interpretation.unmatched > 3;
-        if only_time && (state.last.is_none() || off_topic) {
+        if is_only_time(&interpretation) && (state.last.is_none() || off_topic) {
             return self.fallback(session_id, english);
         }
         let (merged, follow_up) = plan::merge(state.last.as_ref(), interpretation);
@@ -222,10 +227,7 @@ impl Assistant {
             }
         };
 
-        let options = CompileOptions {
-            reference_date: Some(self.time_context.reference),
-            ..CompileOptions::default()
-        };
+        let options = self.compile_options();
         // One row more than the cap shows whether the rows were cut.
         let mut query = plan.query.clone();
         if query.limit.is_none_or(|limit| limit > MAX_ANSWER_ROWS) {

@@ -109,6 +109,34 @@ impl Assistant {
         Ok(self.with_knowledge_base(Arc::new(index)))
     }
 
+    /// Reads a question: its normalised text and its interpretation.
+    fn read(&self, question: &str) -> (String, Interpretation) {
+        let normalized = normalize(question);
+        let parse = parse_time_in(&normalized, &self.time_context);
+        let interpretation = interpret(question, &self.layer, &self.lexicon, TimeReading { parse });
+        (normalized, interpretation)
+    }
+
+    /// Reads a metric question and compiles its query as the first turn of
+    /// a conversation would be, without running it (for benchmarks). Returns
+    /// None for a question that is not a metric question or has no query.
+    pub fn compile_question(&self, question: &str) -> Option<crate::compiler::CompiledQuery> {
+        let (_, interpretation) = self.read(question.trim());
+        if interpretation.intent != Intent::Metric || answer::is_only_time(&interpretation) {
+            return None;
+        }
+        let plan = plan::plan(&interpretation, None, &self.layer, &self.time_context).ok()?;
+        crate::compiler::compile(&self.layer, &plan.query, &self.compile_options()).ok()
+    }
+
+    /// The compiler settings of every answer: the reference date cuts periods.
+    fn compile_options(&self) -> crate::compiler::CompileOptions {
+        crate::compiler::CompileOptions {
+            reference_date: Some(self.time_context.reference),
+            ..crate::compiler::CompileOptions::default()
+        }
+    }
+
     /// Searches the knowledge base directly (the page's search box); None
     /// when no knowledge base is loaded.
     pub fn search_knowledge_base(&self, query: &str, limit: usize) -> Option<KnowledgeBaseHits> {
@@ -154,9 +182,7 @@ impl Assistant {
             state.questions.remove(0);
         }
 
-        let normalized = normalize(question);
-        let parse = parse_time_in(&normalized, &self.time_context);
-        let interpretation = interpret(question, &self.layer, &self.lexicon, TimeReading { parse });
+        let (normalized, interpretation) = self.read(question);
         let english = interpretation.english;
         let response = match interpretation.intent {
             Intent::Refused => {

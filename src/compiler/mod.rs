@@ -505,26 +505,20 @@ impl Compiler<'_> {
         if depth == 0 && metric.time_granularity.is_some() {
             return metric.time_granularity;
         }
-        let inputs: Vec<&MetricInput> = match &metric.kind {
-            MetricKind::Simple { measure } | MetricKind::Cumulative { measure, .. } => {
-                let (model, measure) = self.layer.measure(&measure.name)?;
-                let name = measure
-                    .agg_time_dimension
-                    .as_ref()
-                    .or(model.default_agg_time_dimension.as_ref())?;
-                return match model.dimension(name)?.kind {
-                    crate::semantic::DimensionKind::Time { grain } => Some(grain),
-                    crate::semantic::DimensionKind::Categorical => None,
-                };
-            }
-            MetricKind::Ratio {
-                numerator,
-                denominator,
-            } => vec![numerator, denominator],
-            MetricKind::Derived { inputs, .. } => inputs.iter().collect(),
-            MetricKind::Share { metric } => vec![metric],
-            MetricKind::Conversion => Vec::new(),
-        };
+        if let MetricKind::Simple { measure } | MetricKind::Cumulative { measure, .. } =
+            &metric.kind
+        {
+            let (model, measure) = self.layer.measure(&measure.name)?;
+            let name = measure
+                .agg_time_dimension
+                .as_ref()
+                .or(model.default_agg_time_dimension.as_ref())?;
+            return match model.dimension(name)?.kind {
+                crate::semantic::DimensionKind::Time { grain } => Some(grain),
+                crate::semantic::DimensionKind::Categorical => None,
+            };
+        }
+        let inputs = metric.inputs();
         inputs
             .iter()
             .filter_map(|input| self.layer.metric(&input.name))

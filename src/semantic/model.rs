@@ -399,6 +399,24 @@ pub struct Metric {
     pub span: Span,
 }
 
+impl Metric {
+    /// Returns the measures or metrics this metric reads.
+    pub fn inputs(&self) -> Vec<&MetricInput> {
+        match &self.kind {
+            MetricKind::Simple { measure } | MetricKind::Cumulative { measure, .. } => {
+                vec![measure]
+            }
+            MetricKind::Ratio {
+                numerator,
+                denominator,
+            } => vec![numerator, denominator],
+            MetricKind::Derived { inputs, .. } => inputs.iter().collect(),
+            MetricKind::Share { metric } => vec![metric],
+            MetricKind::Conversion => Vec::new(),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct TimeSpine {
     pub relation: Relation,

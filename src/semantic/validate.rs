@@ -206,20 +206,6 @@ fn check_models(layer: &SemanticLayer, diagnostics: &mut Vec<Diagnostic>) {
     }
 }
 
-fn metric_inputs(metric: &Metric) -> Vec<&MetricInput> {
-    match &metric.kind {
-        MetricKind::Simple { measure } => vec![measure],
-        MetricKind::Cumulative { measure, .. } => vec![measure],
-        MetricKind::Ratio {
-            numerator,
-            denominator,
-        } => vec![numerator, denominator],
-        MetricKind::Derived { inputs, .. } => inputs.iter().collect(),
-        MetricKind::Share { metric } => vec![metric],
-        MetricKind::Conversion => Vec::new(),
-    }
-}
-
 /// True when the metric's inputs name measures rather than metrics.
 fn reads_measures(metric: &Metric, layer: &SemanticLayer) -> bool {
     match &metric.kind {
@@ -246,7 +232,7 @@ fn check_metric_references(layer: &SemanticLayer, diagnostics: &mut Vec<Diagnost
 
     for metric in &layer.metrics {
         let by_measure = reads_measures(metric, layer);
-        for input in metric_inputs(metric) {
+        for input in metric.inputs() {
             let (known, kind) = if by_measure {
                 (&measure_names, "measure")
             } else {
@@ -438,7 +424,8 @@ fn check_cycles(layer: &SemanticLayer, diagnostics: &mut Vec<Diagnostic>) {
         }
         edges.insert(
             &metric.name,
-            metric_inputs(metric)
+            metric
+                .inputs()
                 .iter()
                 .map(|input| input.name.as_str())
                 .collect(),
