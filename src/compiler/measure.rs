@@ -528,7 +528,7 @@ impl Compiler<'_> {
                 }
                 _ => {
                     return Err(CompileError::InvalidQuery(
-                        "no semantic model holds these items".to_owned(),
+                        "no semantic model contains these items".to_owned(),
                     ));
                 }
             };
@@ -549,7 +549,7 @@ impl Compiler<'_> {
                 }
                 let (Some(builder), Some(model)) = (from.as_mut(), base) else {
                     return Err(CompileError::InvalidQuery(
-                        "no semantic model holds this filter".to_owned(),
+                        "no semantic model contains the items of this filter".to_owned(),
                     ));
                 };
                 let location = locate(self.layer, model, &item)?;
@@ -597,7 +597,7 @@ impl Compiler<'_> {
     }
 
     /// The semantic model every dimension item can be reached from,
-    /// preferring the one that holds the first item itself.
+    /// preferring the one that contains the first item itself.
     fn dimension_base(&self, items: &[&GroupItem]) -> Result<Option<&SemanticModel>, CompileError> {
         let Some(first) = items.first() else {
             return Ok(None);
