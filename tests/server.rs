@@ -21,7 +21,7 @@ use common::semantic_layer_dir;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 use wenshu::assistant::Assistant;
-use wenshu::server::{AppState, Limits, ServerConfig, router, run};
+use wenshu::server::{AppState, Limits, ServerConfig, WebAssets, router, run};
 
 /// The kinds of answer the API contract allows.
 const KINDS: [&str; 6] = [
@@ -562,6 +562,8 @@ fn serve_on_loopback_port() {
         warehouse: demo_warehouse().to_path_buf(),
         knowledge_base: None,
         limits: Limits::default(),
+        web_assets: WebAssets::Embedded,
+        feedback_log: None,
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = runtime.spawn(run(listener, config, async {

@@ -1743,3 +1743,42 @@ fn traditional_characters() {
         &Expected::metric("deposit_balance"),
     );
 }
+
+#[test]
+fn other_business_lines_get_no_deposit_figure() {
+    for question in [
+        "贷款余额",
+        "各产品贷款余额占比",
+        "今年理财产品余额",
+        "信用卡有多少张",
+        "loan balance by branch",
+    ] {
+        let response = ask(question);
+
+        assert_eq!(
+            response.kind,
+            AnswerKind::Fallback,
+            "`{question}`: {}",
+            response.text
+        );
+        assert!(response.rows.is_none(), "`{question}`");
+        assert!(!response.suggestions.is_empty(), "`{question}`");
+    }
+    let follow_up = Conversation::new(assistant()).ask("各支行存款余额");
+    assert_eq!(follow_up.kind, AnswerKind::Metric);
+
+    let mut conversation = Conversation::new(assistant());
+    conversation.ask("各支行存款余额");
+    let loans = conversation.ask("贷款余额呢？");
+    assert_eq!(loans.kind, AnswerKind::Fallback, "{}", loans.text);
+    assert!(loans.text.contains("贷款"), "{}", loans.text);
+}
+
+#[test]
+fn layer_words_that_contain_a_business_line_still_match() {
+    // 理财经理 is a synonym of the account-manager dimension, so the
+    // question is about deposits, not wealth management.
+    let response = ask("各理财经理存款余额");
+
+    assert!(!response.text.contains("理财方面"), "{}", response.text);
+}

@@ -8,8 +8,28 @@ use crate::warehouse::Value;
 use super::plan::{self, PlanError, Turn, describe_period};
 use super::text::{format_value, metric_name};
 use super::{
-    AnswerKind, Assistant, ChartKind, ChatResponse, ConversationState, FaqAnswer, ResponseColumn,
+    AnswerKind, Assistant, ChartKind, ChatResponse, ConversationState, FaqAnswer, Headline,
+    ResponseColumn, Stage,
 };
+
+/// Sorts a breakdown's rows by its first metric, largest first and empty
+/// values last, as its chart and sentence read best.
+fn sort_largest_first(rows: &mut [Vec<Value>], columns: &[crate::compiler::OutputColumn]) {
+    let Some(index) = columns
+        .iter()
+        .position(|column| column.kind == OutputKind::Metric)
+    else {
+        return;
+    };
+    rows.sort_by(
+        |left, right| match (left[index].as_f64(), right[index].as_f64()) {
+            (Some(left), Some(right)) => right.total_cmp(&left),
+            (Some(_), None) => std::cmp::Ordering::Less,
+            (None, Some(_)) => std::cmp::Ordering::Greater,
+            (None, None) => std::cmp::Ordering::Equal,
+        },
+    );
+}
 
 /// At most this many rows go into one answer.
 const MAX_ANSWER_ROWS: u64 = 5_000;
@@ -40,31 +60,96 @@ pub(super) fn clarify_text(english: bool) -> &'static str {
 }
 
 impl Assistant {
-    /// Example questions built from the semantic layer's own labels.
+    /// Example questions built from the semantic layer's own labels: a
+    /// top 5 by the breakdown with the most values that still fit one
+    /// phone screen of bars (6 to 12), a year-to-date figure, a rate, a
+    /// monthly series, a count and a share by the smallest breakdown (a
+    /// pie), on different metrics where the layer has ones that fit.
     pub fn example_questions(&self, english: bool) -> Vec<String> {
+        use crate::semantic::DefaultPeriod;
+
+        let dimensions = &self.lexicon.dimensions;
+        let breakdown = dimensions
+            .iter()
+            .filter(|dimension| (6..=12).contains(&dimension.values.len()))
+            .max_by_key(|dimension| dimension.values.len())
+            .map(|dimension| self.column_label(&dimension.item, english));
+        let smallest_breakdown = dimensions
+            .iter()
+            .filter(|dimension| dimension.values.len() >= 2)
+            .min_by_key(|dimension| dimension.values.len())
+            .map(|dimension| self.column_label(&dimension.item, english));
+        let mut used: Vec<&str> = Vec::new();
         let mut examples = Vec::new();
-        for metric in self.layer.metrics.iter().take(6) {
-            let name = metric_name(metric, english);
-            let example = match (english, metric.default_period) {
-                (true, _) => format!("What is the {name} this year?"),
-                (false, Some(crate::semantic::DefaultPeriod::YearToDate)) => {
-                    format!("今年以来{name}是多少？")
-                }
-                (false, _) => format!(
-                    "各{}{name}",
-                    self.first_dimension_label().unwrap_or_default()
-                ),
-            };
-            examples.push(example);
+        let mut pick = |fits: &dyn Fn(&crate::semantic::Metric) -> bool| {
+            let metric = self
+                .layer
+                .metrics
+                .iter()
+                .find(|metric| !used.contains(&metric.name.as_str()) && fits(metric))?;
+            used.push(&metric.name);
+            Some(metric_name(metric, english))
+        };
+
+        let point_money = |metric: &crate::semantic::Metric| {
+            metric.unit == Some(Unit::Yuan)
+                && metric.default_period == Some(DefaultPeriod::ReferenceDate)
+                && matches!(metric.kind, MetricKind::Simple { .. })
+        };
+        let average_money = |metric: &crate::semantic::Metric| {
+            metric.unit == Some(Unit::Yuan)
+                && metric.default_period == Some(DefaultPeriod::YearToDate)
+                && matches!(metric.kind, MetricKind::Simple { .. })
+        };
+        if let (Some(dimension), Some(name)) = (&breakdown, pick(&point_money)) {
+            examples.push(if english {
+                format!("Top 5 {dimension} by {name}")
+            } else {
+                format!("各{dimension}{name}前五")
+            });
+        }
+        if let Some(name) = pick(&average_money) {
+            examples.push(if english {
+                format!("{name} year to date")
+            } else {
+                format!("今年以来{name}是多少？")
+            });
+        }
+        if let Some(name) = pick(&|metric| {
+            metric.unit == Some(Unit::Percent) && matches!(metric.kind, MetricKind::Derived { .. })
+        }) {
+            examples.push(if english {
+                format!("What is the {name}?")
+            } else {
+                format!("{name}是多少？")
+            });
+        }
+        // A series of the first figure reads best, so this one may repeat it.
+        let first_figure = self.layer.metrics.iter().find(|metric| point_money(metric));
+        if let Some(name) = first_figure.map(|metric| metric_name(metric, english)) {
+            examples.push(if english {
+                format!("{name} by month this year")
+            } else {
+                format!("今年每月{name}")
+            });
+        }
+        if let Some(name) = pick(&|metric| metric.unit == Some(Unit::Count)) {
+            examples.push(if english {
+                format!("{name} last month")
+            } else {
+                format!("上个月{name}")
+            });
+        }
+        let share =
+            |metric: &crate::semantic::Metric| matches!(metric.kind, MetricKind::Share { .. });
+        if let (Some(dimension), Some(name)) = (&smallest_breakdown, pick(&share)) {
+            examples.push(if english {
+                format!("{name} by {dimension}")
+            } else {
+                format!("各{dimension}{name}")
+            });
         }
         examples
-    }
-
-    fn first_dimension_label(&self) -> Option<String> {
-        self.lexicon
-            .dimensions
-            .first()
-            .map(|dimension| dimension.label.clone())
     }
 
     pub(super) fn fallback(&self, session_id: &str, english: bool) -> ChatResponse {
@@ -72,6 +157,24 @@ impl Assistant {
             "Wenshu answers questions about the bank's deposit metrics (balances, averages, growth, shares, depositors, interest) and e-banking how-tos. Try one of these:"
         } else {
             "问数可以回答存款类指标（余额、日均、增长、占比、客户数、付息等）和电子银行操作的问题。您可以试试："
+        };
+        let mut response = ChatResponse::text_only(session_id, AnswerKind::Fallback, text);
+        response.suggestions = self.example_questions(english);
+        response
+    }
+
+    /// Says the semantic layer has no metrics on a business line, then
+    /// offers example questions.
+    pub(super) fn out_of_scope(
+        &self,
+        session_id: &str,
+        (chinese, english_name): (&str, &str),
+        english: bool,
+    ) -> ChatResponse {
+        let text = if english {
+            format!("Wenshu has no metrics on {english_name}. Try one of these:")
+        } else {
+            format!("问数目前没有{chinese}方面的指标。您可以试试：")
         };
         let mut response = ChatResponse::text_only(session_id, AnswerKind::Fallback, text);
         response.suggestions = self.example_questions(english);
@@ -172,6 +275,7 @@ impl Assistant {
         session_id: &str,
         state: &mut ConversationState,
         interpretation: Interpretation,
+        progress: &mut dyn FnMut(Stage),
     ) -> ChatResponse {
         let english = interpretation.english;
         // Time words alone (明天会下雨吗) are a question only as a follow-up.
@@ -223,10 +327,12 @@ impl Assistant {
                 response.rows = Some(Vec::new());
                 response.columns = Some(Vec::new());
                 response.reference_date = Some(self.time_context.reference.to_string());
+                response.period_text = Some(describe_period(&period, english));
                 return response;
             }
         };
 
+        progress(Stage::Compiling);
         let options = self.compile_options();
         // One row more than the cap shows whether the rows were cut.
         let mut query = plan.query.clone();
@@ -249,6 +355,7 @@ impl Assistant {
         };
         tracing::debug!(session = session_id, sql = %compiled.sql, "compiled");
 
+        progress(Stage::Querying);
         let table = {
             let warehouse = self
                 .warehouse
@@ -269,6 +376,7 @@ impl Assistant {
             }
         };
 
+        progress(Stage::Answering);
         let mut rows = table.rows;
         let truncated = rows.len() as u64 > MAX_ANSWER_ROWS;
         rows.truncate(usize::try_from(MAX_ANSWER_ROWS).unwrap_or(usize::MAX));
@@ -280,6 +388,9 @@ impl Assistant {
             {
                 rows.retain(|row| keep.values.contains(&row[index]));
             }
+        }
+        if plan.query.order_by.is_empty() && !plan.query.group_by.is_empty() {
+            sort_largest_first(&mut rows, &compiled.columns);
         }
 
         let columns: Vec<ResponseColumn> = compiled
@@ -359,9 +470,11 @@ impl Assistant {
             }).collect::<Vec<_>>(),
             "limit": plan.query.limit,
         }));
+        response.headline = self.headline(&compiled.columns, &rows, plan.grain.is_some(), english);
         response.sql = Some(compiled.sql);
         response.columns = Some(columns);
         response.rows = Some(rows);
+        response.period_text = Some(describe_period(&plan.period, english));
         response.chart = Some(chart);
         response.rewritten = rewritten;
         response.reference_date = Some(self.time_context.reference.to_string());
@@ -374,6 +487,56 @@ impl Assistant {
             period: Some(plan.period),
         });
         response
+    }
+
+    /// Picks the figure a metric answer leads with: the only value, the
+    /// latest period of a series, or the largest item of a breakdown.
+    fn headline(
+        &self,
+        columns: &[crate::compiler::OutputColumn],
+        rows: &[Vec<Value>],
+        series: bool,
+        english: bool,
+    ) -> Option<Headline> {
+        let metric_index = columns
+            .iter()
+            .position(|column| column.kind == OutputKind::Metric)?;
+        let metric = self.layer.metric(&columns[metric_index].name)?;
+        let name = metric_name(metric, english);
+        let value_of = |row: &Vec<Value>| row[metric_index].as_f64();
+        let (row, label) = if rows.len() == 1 || columns.len() == 1 {
+            (rows.first()?, name)
+        } else {
+            let row = if series {
+                rows.iter().rev().find(|row| value_of(row).is_some())?
+            } else {
+                rows.iter()
+                    .filter(|row| value_of(row).is_some())
+                    .max_by(|left, right| {
+                        value_of(left)
+                            .partial_cmp(&value_of(right))
+                            .unwrap_or(std::cmp::Ordering::Equal)
+                    })?
+            };
+            let key: Vec<String> = columns
+                .iter()
+                .enumerate()
+                .filter(|(_, column)| column.kind != OutputKind::Metric)
+                .map(|(index, _)| row[index].to_string())
+                .collect();
+            let label = match (series, english) {
+                (true, _) => format!("{name} · {}", key.join(" ")),
+                (false, true) => format!("Highest {name} · {}", key.join(" ")),
+                (false, false) => format!("{name}最高 · {}", key.join(" ")),
+            };
+            (row, label)
+        };
+        Some(Headline {
+            label,
+            value: format_value(&row[metric_index], metric.unit, english),
+            raw: row[metric_index].clone(),
+            unit: metric.unit.map(Unit::name),
+        })
     }
 
     fn column_label(&self, name: &str, english: bool) -> String {

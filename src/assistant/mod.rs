@@ -23,7 +23,9 @@ use crate::warehouse::{Value, Warehouse, WarehouseError};
 
 use answer::{clarify_text, refusal_text};
 pub use plan::Turn;
-pub use response::{AnswerKind, ChartKind, ChatResponse, FaqAnswer, FaqHit, ResponseColumn};
+pub use response::{
+    AnswerKind, ChartKind, ChatResponse, FaqAnswer, FaqHit, Headline, ResponseColumn,
+};
 
 /// Errors that stop the assistant from starting.
 #[derive(Debug, thiserror::Error)]
@@ -67,6 +69,36 @@ pub struct ConversationState {
     pub last: Option<Turn>,
     /// The questions asked so far, oldest first, as the person typed them.
     pub questions: Vec<String>,
+}
+
+/// A step of answering a metric question, reported while it runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Stage {
+    /// Reading the question against the semantic layer (理解问题).
+    Understanding,
+    /// Compiling the query to SQL (生成查询).
+    Compiling,
+    /// Running the SQL on the warehouse (查询数据).
+    Querying,
+    /// Writing the answer (生成回答).
+    Answering,
+}
+
+impl Stage {
+    /// Returns the stage's name as the page shows it.
+    pub fn label(self, english: bool) -> &'static str {
+        match (self, english) {
+            (Stage::Understanding, false) => "理解问题",
+            (Stage::Compiling, false) => "生成查询",
+            (Stage::Querying, false) => "查询数据",
+            (Stage::Answering, false) => "生成回答",
+            (Stage::Understanding, true) => "Understanding the question",
+            (Stage::Compiling, true) => "Building the query",
+            (Stage::Querying, true) => "Querying the data",
+            (Stage::Answering, true) => "Writing the answer",
+        }
+    }
 }
 
 /// At most this many questions are kept per conversation.
@@ -159,6 +191,25 @@ impl Assistant {
         self
     }
 
+    /// Returns the names, in Chinese and English, of the first business line
+    /// the question names outside the semantic layer's own words (理财 in
+    /// 理财规模, not in the synonym 理财经理). Typo tolerance matches 贷款余额
+    /// to 存款余额, so the check is on the question's words, not on what
+    /// they matched.
+    fn uncovered_subject(&self, text: &str) -> Option<(&'static str, &'static str)> {
+        let lowercase = text.to_lowercase();
+        OTHER_BUSINESS_LINES
+            .iter()
+            .find(|(word, _, _)| {
+                let mut rest = lowercase.clone();
+                for known in self.lexicon.words_containing(word) {
+                    rest = rest.replace(known, " ");
+                }
+                rest.contains(word)
+            })
+            .map(|(_, chinese, english)| (*chinese, *english))
+    }
+
     pub fn layer(&self) -> &SemanticLayer {
         &self.layer
     }
@@ -176,6 +227,19 @@ impl Assistant {
         state: &mut ConversationState,
         message: &str,
     ) -> ChatResponse {
+        self.respond_with_progress(session_id, state, message, &mut |_| {})
+    }
+
+    /// Answers one message like [`Assistant::respond`], calling `progress`
+    /// as each stage starts. Only metric answers pass through every stage.
+    pub fn respond_with_progress(
+        &self,
+        session_id: &str,
+        state: &mut ConversationState,
+        message: &str,
+        progress: &mut dyn FnMut(Stage),
+    ) -> ChatResponse {
+        progress(Stage::Understanding);
         let question = message.trim();
         state.questions.push(question.to_owned());
         if state.questions.len() > MAX_REMEMBERED_QUESTIONS {
@@ -200,6 +264,16 @@ impl Assistant {
             Intent::Faq | Intent::Fallback => self
                 .faq(session_id, question, english)
                 .unwrap_or_else(|| self.fallback_with_entries(session_id, question, english)),
+            // 贷款余额 reads as 存款余额, but asks about loans, which no metric
+            // covers: a figure would answer another question.
+            // A service question about them (养柚子的农户能贷款吗) still goes
+            // to the knowledge base.
+            Intent::Metric if let Some(subject) = self.uncovered_subject(&normalized) => {
+                let service = (!asks_for_figure(&normalized))
+                    .then(|| self.faq(session_id, question, english))
+                    .flatten();
+                service.unwrap_or_else(|| self.out_of_scope(session_id, subject, english))
+            }
             // Value words with no metric, breakdown or time (大额存单能转让吗,
             // 小程序绑卡) or with how-to words ask how to do something, not
             // for a figure, when the knowledge base clearly has the answer.
@@ -211,15 +285,38 @@ impl Assistant {
                             && !interpretation.follow_up.elliptic
                             && (state.last.is_none() || !interpretation.time.has_any()))) =>
             {
-                self.faq(session_id, question, english)
-                    .unwrap_or_else(|| self.metric_answer(session_id, state, interpretation))
+                match self.faq(session_id, question, english) {
+                    Some(response) => response,
+                    None => self.metric_answer(session_id, state, interpretation, progress),
+                }
             }
-            Intent::Metric => self.metric_answer(session_id, state, interpretation),
+            Intent::Metric => self.metric_answer(session_id, state, interpretation, progress),
         };
         tracing::debug!(session = session_id, kind = ?response.kind, "answered");
         response
     }
 }
+
+/// Business lines other than deposits, as (word in a question, name in
+/// Chinese, name in English). A question that names one the semantic layer
+/// does not know asks about data the layer does not have.
+const OTHER_BUSINESS_LINES: &[(&str, &str, &str)] = &[
+    ("贷款", "贷款", "loans"),
+    ("放款", "贷款", "loans"),
+    ("授信", "授信", "credit lines"),
+    ("理财", "理财", "wealth management"),
+    ("基金", "基金", "funds"),
+    ("信用卡", "信用卡", "credit cards"),
+    ("国债", "国债", "government bonds"),
+    ("债券", "债券", "bonds"),
+    ("贵金属", "贵金属", "precious metals"),
+    ("黄金", "黄金", "gold"),
+    ("股票", "股票", "stocks"),
+    ("loan", "贷款", "loans"),
+    ("credit card", "信用卡", "credit cards"),
+    ("wealth management", "理财", "wealth management"),
+    ("mutual fund", "基金", "funds"),
+];
 
 /// Wording that asks for an amount (有多少, 余额), which the metrics answer.
 const FIGURE_WORDS: &[&str] = &[
@@ -236,6 +333,12 @@ const FIGURE_WORDS: &[&str] = &[
     "how many",
     "total",
 ];
+
+/// True when the question has wording that asks for an amount.
+fn asks_for_figure(text: &str) -> bool {
+    let lowercase = text.to_lowercase();
+    FIGURE_WORDS.iter().any(|word| lowercase.contains(word))
+}
 
 /// True when content words remain after removing what the semantic layer
 /// matched and the wording of an amount: 大额存单能转让吗 keeps 转让, while

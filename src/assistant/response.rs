@@ -44,6 +44,8 @@ pub enum ChartKind {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FaqHit {
     pub id: String,
+    /// The entry's category (限额, U盾, ...).
+    pub category: String,
     pub question: String,
     pub answer: String,
     pub score: f32,
@@ -55,6 +57,21 @@ pub struct FaqAnswer {
     #[serde(flatten)]
     pub best: FaqHit,
     pub runners_up: Vec<FaqHit>,
+}
+
+/// The figure a metric answer leads with.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Headline {
+    /// The metric's label, with the row it belongs to when there are several
+    /// (存款余额 · 网络金融部).
+    pub label: String,
+    /// The value as bankers write it: 1.29 亿元, 12.34%, 1,024.
+    pub value: String,
+    /// The raw value: yuan, a percentage or a count.
+    pub raw: Value,
+    /// `yuan`, `percent`, `count` or `number`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unit: Option<&'static str>,
 }
 
 /// The answer to one chat message.
@@ -84,6 +101,15 @@ pub struct ChatResponse {
     pub candidates: Option<Vec<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub chart: Option<ChartKind>,
+    /// Identifies a metric answer's table for export and feedback; set by
+    /// the server when it keeps the table.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub answer_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub headline: Option<Headline>,
+    /// The period answered, in words: 2026-01-01 至 2026-11-30.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub period_text: Option<String>,
     /// The data date (数据日期) the answer is relative to, as an ISO date.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reference_date: Option<String>,
@@ -113,6 +139,9 @@ impl ChatResponse {
             faq: None,
             candidates: None,
             chart: None,
+            answer_id: None,
+            headline: None,
+            period_text: None,
             reference_date: None,
             definitions: Vec::new(),
             evidence: Vec::new(),

@@ -14,13 +14,14 @@ use clap::{Parser, Subcommand, ValueEnum};
 use wenshu::assistant::{Assistant, ConversationState};
 use wenshu::compiler::{CompileOptions, MetricQuery, OrderBy, compile};
 use wenshu::semantic::{self, check_warehouse};
-use wenshu::server::{self, Limits, ServerConfig};
+use wenshu::server::{self, Limits, ServerConfig, WebAssets};
 use wenshu::warehouse::Warehouse;
 use wenshu::{conformance, demo};
 
 const DEFAULT_WAREHOUSE: &str = "data/demo.duckdb";
 const DEFAULT_SEMANTIC_LAYER: &str = "semantic_layer";
 const DEFAULT_KNOWLEDGE_BASE: &str = "knowledge_base";
+const DEFAULT_FEEDBACK_LOG: &str = "data/feedback.jsonl";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -102,6 +103,14 @@ enum Command {
         /// The address and port to listen on.
         #[arg(long, default_value = server::DEFAULT_BIND)]
         bind: SocketAddr,
+        /// Serve the chat page from this folder, read on every request,
+        /// instead of the copy built into the binary (for page development).
+        #[arg(long = "web-dir")]
+        web_dir: Option<PathBuf>,
+        /// The file that thumbs-up and thumbs-down feedback is appended to,
+        /// one JSON object per line.
+        #[arg(long = "feedback-log", default_value = DEFAULT_FEEDBACK_LOG)]
+        feedback_log: PathBuf,
     },
     /// Answer one question and print the answer.
     Ask {
@@ -192,7 +201,9 @@ pub fn run(arguments: Arguments) -> anyhow::Result<ExitCode> {
             warehouse,
             semantic_layer,
             bind,
-        } => run_serve(warehouse, semantic_layer, bind),
+            web_dir,
+            feedback_log,
+        } => run_serve(warehouse, semantic_layer, bind, web_dir, feedback_log),
         Command::Ask {
             question,
             json,
@@ -328,13 +339,26 @@ fn run_serve(
     warehouse: Option<PathBuf>,
     semantic_layer: PathBuf,
     bind: SocketAddr,
+    web_dir: Option<PathBuf>,
+    feedback_log: PathBuf,
 ) -> anyhow::Result<ExitCode> {
+    let web_assets = match web_dir {
+        Some(folder) => {
+            tracing::info!(folder = %folder.display(), "serving the chat page from disk");
+            let assets = WebAssets::Folder(folder);
+            assets.check().map_err(anyhow::Error::msg)?;
+            assets
+        }
+        None => WebAssets::Embedded,
+    };
     let config = ServerConfig {
         bind,
         semantic_layer,
         warehouse: warehouse_or_demo(warehouse)?,
         knowledge_base: knowledge_base_folder(),
         limits: Limits::default(),
+        web_assets,
+        feedback_log: Some(feedback_log),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

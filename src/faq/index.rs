@@ -234,6 +234,7 @@ impl EntryIndex {
                 let entry = &self.entries[ordinal];
                 FaqHit {
                     id: entry.id.clone(),
+                    category: entry.category.clone(),
                     question: entry.question.clone(),
                     answer: entry.answer.clone(),
                     score,

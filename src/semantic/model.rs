@@ -377,6 +377,18 @@ pub enum Unit {
     Number,
 }
 
+impl Unit {
+    /// The unit's name in the API: `yuan`, `percent`, `count` or `number`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Unit::Yuan => "yuan",
+            Unit::Percent => "percent",
+            Unit::Count => "count",
+            Unit::Number => "number",
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Metric {
     pub name: String,

@@ -145,6 +145,36 @@ pub async fn faq(
     })))
 }
 
+/// The `lang` of `GET /api/examples`.
+#[derive(Debug, serde::Deserialize)]
+pub struct ExamplesQuery {
+    #[serde(default)]
+    lang: Option<String>,
+}
+
+/// `GET /api/examples?lang=zh|en`: example questions built from the
+/// semantic layer's labels, for the page's empty screen.
+pub async fn examples(
+    State(state): State<AppState>,
+    axum::extract::Query(query): axum::extract::Query<ExamplesQuery>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let Some(assistant) = state.assistant() else {
+        return Err(ApiError::NotReady);
+    };
+    let english = match query.lang.as_deref() {
+        None | Some("zh" | "zh-CN") => false,
+        Some("en") => true,
+        Some(other) => {
+            return Err(ApiError::InvalidRequest(format!(
+                "不支持的语言 / unsupported `lang` `{other}`: use `zh` or `en`"
+            )));
+        }
+    };
+    Ok(Json(serde_json::json!({
+        "examples": assistant.example_questions(english),
+    })))
+}
+
 /// `GET /api/metrics`: the catalog.
 pub async fn metrics(State(state): State<AppState>) -> Result<Json<Catalog>, ApiError> {
     let Some(catalog) = state.catalog() else {
@@ -232,7 +262,7 @@ fn metric_entry(
         description: metric.description.clone(),
         synonyms: metric.synonyms.clone(),
         metric_type: metric_type(&metric.kind),
-        unit: metric.unit.map(unit_name),
+        unit: metric.unit.map(Unit::name),
         default_period: metric.default_period.map(default_period_name),
         time_grains,
         dimensions,
@@ -247,15 +277,6 @@ fn metric_type(kind: &MetricKind) -> &'static str {
         MetricKind::Cumulative { .. } => "cumulative",
         MetricKind::Conversion => "conversion",
         MetricKind::Share { .. } => "share",
-    }
-}
-
-fn unit_name(unit: Unit) -> &'static str {
-    match unit {
-        Unit::Yuan => "yuan",
-        Unit::Percent => "percent",
-        Unit::Count => "count",
-        Unit::Number => "number",
     }
 }
 

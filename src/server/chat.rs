@@ -10,6 +10,8 @@ use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value as Json;
 
+use crate::assistant::{ChatResponse, Stage};
+
 use super::error::ApiError;
 use super::state::AppState;
 
@@ -24,14 +26,18 @@ struct ChatRequest {
     message: Option<String>,
 }
 
-/// Runs the assistant on one chat message and returns its answer as JSON.
-///
-/// 1. Rejects the request while the assistant is loading, or when the body
-///    is too large, not JSON, or has fields of the wrong type.
-/// 2. Checks the message and the session id, or creates a session id.
-/// 3. Waits for the session's previous turn to finish, then runs the
-///    assistant (which queries DuckDB) on the blocking thread pool.
-pub async fn chat(State(state): State<AppState>, request: Request) -> Result<Response, ApiError> {
+/// A checked chat request, ready for the assistant.
+pub(super) struct Prepared {
+    pub assistant: std::sync::Arc<crate::assistant::Assistant>,
+    pub session_id: String,
+    pub message: String,
+    pub started: Instant,
+}
+
+/// Checks a chat request: rejects it while the assistant is loading, or
+/// when the body is too large, not JSON, or has fields of the wrong type;
+/// checks the message and the session id, or creates a session id.
+pub(super) async fn prepare(state: &AppState, request: Request) -> Result<Prepared, ApiError> {
     let started = Instant::now();
     let Some(assistant) = state.assistant() else {
         return Err(ApiError::NotReady);
@@ -48,21 +54,43 @@ pub async fn chat(State(state): State<AppState>, request: Request) -> Result<Res
         Some(id) => check_session_id(&id).map(|()| id)?,
         None => new_session_id(),
     };
+    Ok(Prepared {
+        assistant,
+        session_id,
+        message,
+        started,
+    })
+}
 
+/// Waits for the session's previous turn to finish, then runs the
+/// assistant (which queries DuckDB) on the blocking thread pool, calling
+/// `progress` from that thread as each stage starts. Keeps the answer's
+/// table for download and logs the answer.
+pub(super) async fn answer(
+    state: &AppState,
+    prepared: Prepared,
+    mut progress: impl FnMut(Stage) + Send + 'static,
+) -> Result<ChatResponse, ApiError> {
+    let Prepared {
+        assistant,
+        session_id,
+        message,
+        started,
+    } = prepared;
     let conversation = state.conversation(&session_id);
     let mut turn = conversation.lock_owned().await;
     let task_session_id = session_id.clone();
     let message_chars = message.chars().count();
+    let question = message.clone();
     let answered = tokio::task::spawn_blocking(move || {
-        assistant.respond(&task_session_id, &mut turn, &message)
+        assistant.respond_with_progress(&task_session_id, &mut turn, &message, &mut progress)
     })
     .await;
     let mut answer = answered
         .map_err(|error| ApiError::Internal(format!("the assistant task failed: {error}")))?;
     answer.session_id = session_id;
+    state.keep_answer(&mut answer, &question);
 
-    let json = serde_json::to_string(&answer)
-        .map_err(|error| ApiError::Internal(format!("cannot serialize the answer: {error}")))?;
     let kind = serde_json::to_value(answer.kind).unwrap_or(Json::Null);
     tracing::info!(
         session_id = %answer.session_id,
@@ -72,6 +100,15 @@ pub async fn chat(State(state): State<AppState>, request: Request) -> Result<Res
         elapsed_ms = started.elapsed().as_millis() as u64,
         "chat answered"
     );
+    Ok(answer)
+}
+
+/// Runs the assistant on one chat message and returns its answer as JSON.
+pub async fn chat(State(state): State<AppState>, request: Request) -> Result<Response, ApiError> {
+    let prepared = prepare(&state, request).await?;
+    let answer = answer(&state, prepared, |_| {}).await?;
+    let json = serde_json::to_string(&answer)
+        .map_err(|error| ApiError::Internal(format!("cannot serialize the answer: {error}")))?;
     Ok((StatusCode::OK, [(CONTENT_TYPE, "application/json")], json).into_response())
 }
 

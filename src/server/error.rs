@@ -33,6 +33,10 @@ pub enum ApiError {
     InvalidSessionId { max: usize },
     #[error("请求体过大（最多 {max} 字节）/ request body too large (max {max} bytes)")]
     BodyTooLarge { max: usize },
+    #[error(
+        "这个结果已不在服务器上，请重新提问后再下载 / this answer is no longer kept: ask again, then download"
+    )]
+    AnswerNotKept,
     #[error("服务正在启动，请稍后再试 / the server is starting, try again shortly")]
     NotReady,
     #[error("接口不存在 / not found: no endpoint at `{0}`")]
@@ -56,11 +60,18 @@ impl ApiError {
             ApiError::BodyTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large"),
             ApiError::NotReady => (StatusCode::SERVICE_UNAVAILABLE, "not_ready"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            ApiError::AnswerNotKept => (StatusCode::NOT_FOUND, "answer_not_kept"),
             ApiError::MethodNotAllowed { .. } => {
                 (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed")
             }
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
+    }
+
+    /// Returns the JSON body sent to the client.
+    pub fn body(&self) -> serde_json::Value {
+        let (_, code) = self.status_and_code();
+        serde_json::json!({"error": {"code": code, "message": self.client_message()}})
     }
 
     /// Returns the text sent to the client.

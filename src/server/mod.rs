@@ -9,17 +9,27 @@
 //! | route | answer |
 //! |---|---|
 //! | `POST /api/chat` | the assistant's answer to `{session_id?, message}` |
+//! | `POST /api/chat/stream` | the same answer as server-sent events, after the stages |
+//! | `GET /api/answers/{id}/table.csv` | a metric answer's table as CSV (`.xlsx` for Excel) |
+//! | `POST /api/feedback` | records a thumbs up or down on an answer |
 //! | `GET /api/health` | `{"status": "ok", "reference_date": ..., "metrics": ...}` |
 //! | `GET /api/metrics` | every metric with its labels and group-by items |
+//! | `GET /api/examples?lang=zh` | example questions drawn from the semantic layer |
+//! | `GET /api/faq?q=...` | knowledge-base entries for a search |
+//! | `GET /` | the chat page (see [`WebAssets`]) |
 //!
 //! Errors are `{"error": {"code": ..., "message": ...}}` with a 4xx or 5xx
 //! status (see [`ApiError`]).
 
+mod answers;
 mod catalog;
 mod chat;
 mod error;
+mod feedback;
 mod session;
 mod state;
+mod stream;
+mod web;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -42,6 +52,7 @@ pub use chat::{MAX_SESSION_ID_CHARS, check_message, check_session_id, new_sessio
 pub use error::ApiError;
 pub use session::{Conversation, SessionStore};
 pub use state::AppState;
+pub use web::WebAssets;
 
 /// The address `wenshu serve` listens on by default: loopback only.
 pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
@@ -83,6 +94,10 @@ pub struct ServerConfig {
     /// The e-banking knowledge base; FAQ questions get a fallback without it.
     pub knowledge_base: Option<PathBuf>,
     pub limits: Limits,
+    /// Where the chat page's files come from.
+    pub web_assets: WebAssets,
+    /// The file feedback is appended to; without one, feedback is only logged.
+    pub feedback_log: Option<PathBuf>,
 }
 
 /// Builds the API's routes over `state`.
@@ -91,8 +106,16 @@ pub struct ServerConfig {
 /// that stops sending in the middle of a body keeps its connection open.
 pub fn router(state: AppState) -> Router {
     let max_body_bytes = state.limits().max_body_bytes;
-    Router::new()
+    let mut routes = Router::new().route("/", get(web::page));
+    for path in web::asset_paths() {
+        routes = routes.route(&format!("/{path}"), get(web::page));
+    }
+    routes
         .route("/api/chat", post(chat::chat))
+        .route("/api/chat/stream", post(stream::chat_stream))
+        .route("/api/answers/{id}/{file}", get(answers::download))
+        .route("/api/feedback", post(feedback::record))
+        .route("/api/examples", get(catalog::examples))
         .route("/api/health", get(catalog::health))
         .route("/api/metrics", get(catalog::metrics))
         .route("/api/faq", get(catalog::faq))
@@ -126,7 +149,11 @@ pub async fn run(
     let address = listener
         .local_addr()
         .context("cannot read the listening address")?;
-    let state = AppState::starting(config.limits.clone());
+    let state = AppState::starting_with(
+        config.limits.clone(),
+        config.web_assets.clone(),
+        config.feedback_log.clone(),
+    );
     let (load_failed, load_failure) = tokio::sync::oneshot::channel::<()>();
 
     let stop = async move {

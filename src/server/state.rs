@@ -7,8 +7,10 @@ use std::time::Instant;
 use crate::assistant::Assistant;
 
 use super::Limits;
+use super::answers::{AnswerStore, KeptAnswer};
 use super::catalog::Catalog;
 use super::session::{Conversation, SessionStore};
+use super::web::WebAssets;
 
 /// The handlers' shared state; clones share the same sessions and assistant.
 #[derive(Clone)]
@@ -18,9 +20,12 @@ pub struct AppState {
 
 struct Shared {
     limits: Limits,
+    web_assets: WebAssets,
     /// Set once, when the assistant has loaded; until then the API returns 503.
     ready: OnceLock<Ready>,
     sessions: Mutex<SessionStore>,
+    answers: Mutex<AnswerStore>,
+    feedback: super::feedback::FeedbackLog,
 }
 
 struct Ready {
@@ -32,12 +37,26 @@ impl AppState {
     /// Creates a state with no assistant yet: every endpoint returns 503
     /// until [`AppState::mark_ready`] is called.
     pub fn starting(limits: Limits) -> AppState {
+        AppState::starting_with(limits, WebAssets::Embedded, None)
+    }
+
+    /// Like [`AppState::starting`], serving the page from `web_assets` and
+    /// appending feedback to `feedback_log` when there is one.
+    pub fn starting_with(
+        limits: Limits,
+        web_assets: WebAssets,
+        feedback_log: Option<std::path::PathBuf>,
+    ) -> AppState {
+        let feedback = super::feedback::FeedbackLog::new(feedback_log);
         let sessions = SessionStore::new(limits.session_idle_timeout, limits.max_sessions);
         AppState {
             shared: Arc::new(Shared {
                 limits,
+                web_assets,
                 ready: OnceLock::new(),
                 sessions: Mutex::new(sessions),
+                answers: Mutex::new(AnswerStore::default()),
+                feedback,
             }),
         }
     }
@@ -68,6 +87,10 @@ impl AppState {
         &self.shared.limits
     }
 
+    pub fn web_assets(&self) -> &WebAssets {
+        &self.shared.web_assets
+    }
+
     /// Returns the assistant, or `None` while it is loading.
     pub fn assistant(&self) -> Option<Arc<Assistant>> {
         self.shared
@@ -85,6 +108,29 @@ impl AppState {
     /// the id is unknown or has expired.
     pub fn conversation(&self, session_id: &str) -> Conversation {
         self.lock_sessions().checkout(session_id, Instant::now())
+    }
+
+    /// Keeps the table of a metric answer for download and sets its
+    /// `answer_id`.
+    pub fn keep_answer(&self, response: &mut crate::assistant::ChatResponse, question: &str) {
+        self.shared
+            .answers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .keep(response, question);
+    }
+
+    /// Returns a kept answer's table, or None once it has been dropped.
+    pub fn kept_answer(&self, id: &str) -> Option<Arc<KeptAnswer>> {
+        self.shared
+            .answers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(id)
+    }
+
+    pub fn feedback_log(&self) -> &super::feedback::FeedbackLog {
+        &self.shared.feedback
     }
 
     pub fn session_count(&self) -> usize {

@@ -480,7 +480,7 @@ fn follow_up_words(text: &str) -> FollowUp {
 
 /// English when the question has Latin letters and no CJK characters;
 /// table names inside a Chinese question do not make it English.
-fn is_english(text: &str) -> bool {
+pub fn is_english(text: &str) -> bool {
     let letters = text
         .chars()
         .any(|character| character.is_ascii_alphabetic());

@@ -356,6 +356,15 @@ impl Lexicon {
             .map_or(usize::MAX, |dimension| dimension.values.len())
     }
 
+    /// Returns the words of the lexicon (metric names, labels and synonyms,
+    /// dimension labels and values) that contain `word`.
+    pub fn words_containing<'a>(&'a self, word: &'a str) -> impl Iterator<Item = &'a str> {
+        self.words
+            .keys()
+            .filter(move |known| known.contains(word))
+            .map(String::as_str)
+    }
+
     /// The label of a dimension item.
     pub fn dimension_label(&self, item: &str) -> Option<&str> {
         self.dimensions

@@ -1,0 +1,85 @@
+//! `POST /api/chat/stream`: the chat answer as server-sent events.
+//!
+//! The request is checked as for `POST /api/chat`, and a rejected one gets
+//! the same JSON error. An accepted one gets `text/event-stream`: one
+//! `stage` event as each stage starts, then one `answer` event with the
+//! same JSON as `/api/chat`, or one `error` event with the error's JSON.
+
+use std::convert::Infallible;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use axum::extract::{Request, State};
+use axum::http::HeaderValue;
+use axum::http::header::CONTENT_TYPE;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use tokio::sync::mpsc;
+
+use crate::assistant::Stage;
+use crate::understanding::interpret::is_english;
+
+use super::chat::{answer, prepare};
+use super::error::ApiError;
+use super::state::AppState;
+
+/// Events waiting to be sent; the stages of one answer are four.
+const EVENT_BUFFER: usize = 8;
+
+pub async fn chat_stream(
+    State(state): State<AppState>,
+    request: Request,
+) -> Result<Response, ApiError> {
+    let prepared = prepare(&state, request).await?;
+    let english = is_english(&prepared.message);
+    let (sender, receiver) = mpsc::channel::<Event>(EVENT_BUFFER);
+
+    let stage_sender = sender.clone();
+    tokio::spawn(async move {
+        let progress = move |stage: Stage| {
+            // Called on the blocking thread that answers. A page that went
+            // away closes the channel; the answer still completes and is
+            // remembered by the conversation.
+            let _ = stage_sender.blocking_send(stage_event(stage, english));
+        };
+        let event = match answer(&state, prepared, progress).await {
+            Ok(answered) => Event::default().event("answer").json_data(&answered),
+            Err(error) => Event::default().event("error").json_data(error.body()),
+        };
+        let event = event.unwrap_or_else(|error| {
+            tracing::error!(%error, "cannot serialize a streamed answer");
+            Event::default()
+                .event("error")
+                .data(r#"{"error":{"code":"internal","message":"internal server error"}}"#)
+        });
+        let _ = sender.send(event).await;
+    });
+
+    let mut response = Sse::new(Events(receiver))
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(10)))
+        .into_response();
+    // Event streams are always UTF-8; saying so keeps clients that guess a
+    // charset from reading the Chinese text as Latin-1.
+    response.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream; charset=utf-8"),
+    );
+    Ok(response)
+}
+
+fn stage_event(stage: Stage, english: bool) -> Event {
+    let data = serde_json::json!({"stage": stage, "label": stage.label(english)});
+    Event::default().event("stage").data(data.to_string())
+}
+
+/// The events of one answer, as the stream axum sends.
+struct Events(mpsc::Receiver<Event>);
+
+impl futures_core::Stream for Events {
+    type Item = Result<Event, Infallible>;
+
+    fn poll_next(mut self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.0.poll_recv(context).map(|event| event.map(Ok))
+    }
+}
