@@ -556,6 +556,7 @@ fn serve_on_loopback_port() {
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
         .expect("a loopback port");
     let address = listener.local_addr().expect("the bound address");
+    let state_folder = tempfile::tempdir().expect("a temporary folder");
     let config = ServerConfig {
         bind: address,
         semantic_layer: semantic_layer_dir(),
@@ -563,7 +564,9 @@ fn serve_on_loopback_port() {
         knowledge_base: None,
         limits: Limits::default(),
         web_assets: WebAssets::Embedded,
-        feedback_log: None,
+        state_file: state_folder.path().join("wenshu.sqlite"),
+        access: std::sync::Arc::new(wenshu::server::Access::default()),
+        query_settings: wenshu::assistant::QuerySettings::default(),
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = runtime.spawn(run(listener, config, async {

@@ -13,7 +13,8 @@ use common::semantic_layer_dir;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 use wenshu::assistant::Assistant;
-use wenshu::server::{AppState, Limits, WebAssets, router};
+use wenshu::server::{AppState, Limits, StateOptions, WebAssets, router};
+use wenshu::store::{Rating, Store};
 
 fn demo_warehouse() -> &'static Path {
     static PATH: OnceLock<PathBuf> = OnceLock::new();
@@ -32,14 +33,17 @@ fn assistant() -> Arc<Assistant> {
     Arc::clone(assistant)
 }
 
-fn app_with_feedback(feedback_log: Option<PathBuf>) -> Router {
-    let state = AppState::starting_with(Limits::default(), WebAssets::Embedded, feedback_log);
+fn app_with_store(store: Arc<Store>) -> Router {
+    let state = AppState::new(StateOptions {
+        store,
+        ..StateOptions::in_memory(Limits::default())
+    });
     state.mark_ready(assistant());
     router(state)
 }
 
 fn app() -> Router {
-    app_with_feedback(None)
+    router(AppState::ready(assistant(), Limits::default()))
 }
 
 /// A response's status, headers and body bytes.
@@ -183,7 +187,10 @@ async fn page_folder_is_read_from_disk() {
     std::fs::write(folder.path().join("index.html"), "<p>edited</p>").expect("an edited page");
     let assets = WebAssets::Folder(folder.path().to_owned());
     assets.check().expect("the folder has every page file");
-    let state = AppState::starting_with(Limits::default(), assets, None);
+    let state = AppState::new(StateOptions {
+        web_assets: assets,
+        ..StateOptions::in_memory(Limits::default())
+    });
     state.mark_ready(assistant());
     let app = router(state);
 
@@ -384,10 +391,10 @@ async fn unknown_answers_and_files_are_not_found() {
 }
 
 #[tokio::test]
-async fn feedback_is_appended_to_the_log() {
+async fn feedback_is_kept_in_the_store() {
     let folder = tempfile::tempdir().expect("a temporary folder");
-    let log = folder.path().join("state/feedback.jsonl");
-    let app = app_with_feedback(Some(log.clone()));
+    let file = folder.path().join("state/wenshu.sqlite");
+    let app = app_with_store(Arc::new(Store::open(&file).expect("a store")));
     let answer = ask(&app, None, "各支行存款余额").await;
     let body = json!({
         "session_id": answer["session_id"],
@@ -404,16 +411,14 @@ async fn feedback_is_appended_to_the_log() {
     assert_eq!(reply.status, StatusCode::OK);
     assert_eq!(reply.json(), json!({"status": "recorded"}));
     assert_eq!(second.status, StatusCode::OK);
-    let lines: Vec<Value> = std::fs::read_to_string(&log)
-        .expect("the feedback log exists")
-        .lines()
-        .map(|line| serde_json::from_str(line).expect("a JSON line"))
-        .collect();
-    assert_eq!(lines.len(), 2);
-    assert_eq!(lines[0]["rating"], "down");
-    assert_eq!(lines[0]["answer_id"], answer["answer_id"]);
-    assert_eq!(lines[0]["comment"], "想看对公");
-    assert_eq!(lines[1]["rating"], "up");
+    // A new connection to the same file sees both, newest first.
+    let stored = Store::open(&file).unwrap().list_feedback(10).unwrap();
+    assert_eq!(stored.len(), 2);
+    assert_eq!(stored[1].rating, Rating::Down);
+    assert_eq!(stored[1].answer_id.as_deref(), answer["answer_id"].as_str());
+    assert_eq!(stored[1].comment.as_deref(), Some("想看对公"));
+    assert_eq!(stored[1].user, "anonymous");
+    assert_eq!(stored[0].rating, Rating::Up);
 }
 
 #[tokio::test]

@@ -11,6 +11,17 @@
 
   const SESSION_KEY = 'wenshu.session';
   const TURNS_KEY = 'wenshu.turns';
+  // The access token that the server requires when its auth is enabled.
+  const TOKEN_KEY = 'wenshu.token';
+  // The SHA-256 hex of the token that started the stored conversation, so
+  // signing in with another token does not show someone else's conversation.
+  const OWNER_KEY = 'wenshu.owner';
+  // How long a downloaded file's object URL stays valid after its click, so
+  // the browser can finish reading the blob before it is revoked.
+  const DOWNLOAD_URL_LIFETIME_MS = 60000;
+  // Error codes of a streamed `error` event that reject the question itself,
+  // with their HTTP status. Other codes make the page retry with /api/chat.
+  const REJECTING_STREAM_ERRORS = { unauthorized: 401, forbidden: 403, rate_limited: 429 };
   const MAX_STORED_TURNS = 30;
   // Rows rendered before the "show all rows" button, to keep long tables
   // responsive on phones. Copy and download always use every row.
@@ -59,6 +70,12 @@
     send: document.getElementById('send'),
     newConversation: document.getElementById('new-conversation'),
     languageToggle: document.getElementById('language-toggle'),
+    signOut: document.getElementById('sign-out'),
+    signIn: document.getElementById('sign-in'),
+    signInForm: document.getElementById('sign-in-form'),
+    tokenInput: document.getElementById('token-input'),
+    signInButton: document.getElementById('sign-in-button'),
+    signInMessage: document.getElementById('sign-in-message'),
   };
 
   const state = {
@@ -76,6 +93,11 @@
     view: 'chat',
     catalog: null,
     catalogError: null,
+    // True when GET /api/health reports `auth: true` or a request got a 401.
+    authRequired: false,
+    token: null,
+    // The sign-in panel's message as {key, params} or {text}, or null.
+    signInMessage: null,
   };
 
   // ECharts instances of the rendered answers, disposed on every re-render.
@@ -96,6 +118,7 @@
 
   function loadStoredState() {
     try {
+      state.token = window.localStorage.getItem(TOKEN_KEY) || null;
       state.sessionId = window.localStorage.getItem(SESSION_KEY) || null;
       const stored = JSON.parse(window.localStorage.getItem(TURNS_KEY) || '[]');
       if (Array.isArray(stored)) {
@@ -148,21 +171,67 @@
     }
   }
 
+  function saveToken() {
+    try {
+      if (state.token) {
+        window.localStorage.setItem(TOKEN_KEY, state.token);
+      } else {
+        window.localStorage.removeItem(TOKEN_KEY);
+      }
+    } catch (error) {
+      console.warn('wenshu: the access token could not be stored, so the next page load asks for it again', error);
+    }
+  }
+
+  function readStoredOwner() {
+    try {
+      return window.localStorage.getItem(OWNER_KEY);
+    } catch (error) {
+      return null;
+    }
+  }
+
+  function saveOwner(fingerprint) {
+    try {
+      if (fingerprint) {
+        window.localStorage.setItem(OWNER_KEY, fingerprint);
+      } else {
+        window.localStorage.removeItem(OWNER_KEY);
+      }
+    } catch (error) {
+      console.warn('wenshu: the owner of the conversation could not be stored', error);
+    }
+  }
+
   // ---------------------------------------------------------------------------
   // Server API
 
-  /** An error response from the server, with its HTTP status and error code. */
+  /**
+   * An error response from the server, with its HTTP status, error code and,
+   * for a 429, the seconds to wait from its Retry-After header.
+   */
   class ApiError extends Error {
-    constructor(status, code, message) {
+    constructor(status, code, message, retryAfter) {
       super(message);
       this.name = 'ApiError';
       this.status = status;
       this.code = code;
+      this.retryAfter = retryAfter || null;
     }
+  }
+
+  /** Returns the seconds of a Retry-After header (seconds or an HTTP date), or null. */
+  function retryAfterSeconds(header) {
+    if (!header) return null;
+    if (/^\d+$/.test(header.trim())) return Math.max(1, Number(header.trim()));
+    const date = Date.parse(header);
+    if (Number.isNaN(date)) return null;
+    return Math.max(1, Math.ceil((date - Date.now()) / 1000));
   }
 
   /** Builds an ApiError from a non-2xx response, using its JSON error body when there is one. */
   async function apiErrorFrom(response) {
+    const retryAfter = response.status === 429 ? retryAfterSeconds(response.headers.get('Retry-After')) : null;
     let code = `http_${response.status}`;
     let message = '';
     try {
@@ -174,17 +243,31 @@
     } catch (error) {
       // A body that is not JSON keeps the generic message below.
     }
-    return new ApiError(response.status, code, message);
+    return new ApiError(response.status, code, message, retryAfter);
+  }
+
+  /**
+   * Fetches a server path with `Authorization: Bearer <token>` when a token
+   * is stored. A 401 response signs the page out (see onUnauthorized) and is
+   * still returned, so the caller can keep what the user was doing.
+   */
+  async function apiFetch(path, options) {
+    const tokenUsed = state.token;
+    const headers = { ...((options && options.headers) || {}) };
+    if (tokenUsed) headers.Authorization = `Bearer ${tokenUsed}`;
+    const response = await fetch(path, { ...options, headers });
+    if (response.status === 401) onUnauthorized(tokenUsed);
+    return response;
   }
 
   async function getJson(path) {
-    const response = await fetch(path, { headers: { Accept: 'application/json' } });
+    const response = await apiFetch(path, { headers: { Accept: 'application/json' } });
     if (!response.ok) throw await apiErrorFrom(response);
     return response.json();
   }
 
   async function postJson(path, body, signal) {
-    const response = await fetch(path, {
+    const response = await apiFetch(path, {
       method: 'POST',
       headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
       body: JSON.stringify(body),
@@ -247,9 +330,10 @@
    * ApiError for a 4xx rejection of the question itself.
    */
   async function streamAnswer(body, onStage, signal) {
+    const tokenUsed = state.token;
     let response;
     try {
-      response = await fetch('/api/chat/stream', {
+      response = await apiFetch('/api/chat/stream', {
         method: 'POST',
         headers: { 'Content-Type': 'application/json', Accept: 'text/event-stream' },
         body: JSON.stringify(body),
@@ -272,6 +356,7 @@
     if (!contentType.toLowerCase().startsWith('text/event-stream') || !response.body) return null;
 
     let answer = null;
+    let rejection = null;
     try {
       await readEventStream(response.body, (name, data) => {
         let payload;
@@ -283,14 +368,32 @@
         }
         if (name === 'stage' && payload) onStage(payload);
         else if (name === 'answer' && payload) answer = payload;
-        else if (name === 'error') console.warn('wenshu: /api/chat/stream sent an error event; retrying with POST /api/chat', payload);
+        else if (name === 'error') rejection = rejectionFromStreamError(payload);
       });
     } catch (error) {
       if (signal.aborted) throw error;
       console.warn('wenshu: reading /api/chat/stream failed; retrying with POST /api/chat', error);
       return null;
     }
+    if (rejection) {
+      // The server checks a conversation's owner after the stream has
+      // started, so a 403 arrives as an `error` event of a 200 response.
+      if (rejection.status === 401) onUnauthorized(tokenUsed);
+      throw rejection;
+    }
     return answer;
+  }
+
+  /**
+   * Returns an ApiError for an `error` event that rejects the question (see
+   * REJECTING_STREAM_ERRORS), or null after logging any other error event.
+   */
+  function rejectionFromStreamError(payload) {
+    const error = (payload && payload.error) || {};
+    const status = REJECTING_STREAM_ERRORS[error.code];
+    if (status) return new ApiError(status, error.code, error.message || '');
+    console.warn('wenshu: /api/chat/stream sent an error event; retrying with POST /api/chat', payload);
+    return null;
   }
 
   /** Asks a question, streaming the stages when the server can, else with one POST /api/chat. */
@@ -947,36 +1050,70 @@
   }
 
   /**
-   * Makes a download link for a server export. The server keeps answers for a
-   * limited time, so a click first checks the file with HEAD and shows a
-   * message in `status` when it is gone (a restored conversation, say).
+   * Makes a download link for a server export. A plain link cannot send the
+   * access token, so a click fetches the file with it and saves the blob. The
+   * server keeps answers for a limited time, and a file that is gone (a
+   * restored conversation, say) shows a message in `status` instead.
    */
   function downloadLink(href, labelKey, testid, status) {
     const link = el('a', { className: 'small-button', href, download: '', testid, text: t(labelKey) });
     link.addEventListener('click', async (event) => {
-      if (link.dataset.checked === 'true') {
-        delete link.dataset.checked;
-        return;
-      }
       event.preventDefault();
+      if (link.getAttribute('aria-busy') === 'true') return;
+      link.setAttribute('aria-busy', 'true');
       status.textContent = '';
-      let response;
       try {
-        response = await fetch(href, { method: 'HEAD' });
-      } catch (error) {
-        status.textContent = t('error.network');
-        return;
-      }
-      if (response.ok) {
-        link.dataset.checked = 'true';
-        link.click();
-      } else if (response.status === 404) {
-        status.textContent = t('answer.downloadGone');
-      } else {
-        status.textContent = t('error.server', { status: response.status });
+        status.textContent = await downloadFile(href);
+      } finally {
+        link.removeAttribute('aria-busy');
       }
     });
     return link;
+  }
+
+  /** Downloads `href` with the access token and saves it. Returns '' on success, else the message of the failure. */
+  async function downloadFile(href) {
+    let response;
+    let blob;
+    try {
+      response = await apiFetch(href, { headers: { Accept: '*/*' } });
+      if (response.ok) blob = await response.blob();
+    } catch (error) {
+      console.warn(`wenshu: downloading ${href} failed`, error);
+      return t('error.network');
+    }
+    if (response.status === 404) return t('answer.downloadGone');
+    if (response.status === 401) return t('signIn.unauthorized');
+    if (!response.ok) return errorMessage(turnErrorFrom(await apiErrorFrom(response), false));
+
+    const url = URL.createObjectURL(blob);
+    const anchor = el('a', { href: url, download: downloadName(response.headers.get('Content-Disposition'), href), hidden: true });
+    document.body.append(anchor);
+    anchor.click();
+    anchor.remove();
+    window.setTimeout(() => URL.revokeObjectURL(url), DOWNLOAD_URL_LIFETIME_MS);
+    return '';
+  }
+
+  /**
+   * Returns the file name from a Content-Disposition header (the UTF-8
+   * filename* first, then filename), else "wenshu-" and the last part of `href`.
+   */
+  function downloadName(disposition, href) {
+    let name = '';
+    const extended = /filename\*\s*=\s*(?:UTF-8|utf-8)''([^;]+)/.exec(disposition || '');
+    const plain = /filename\s*=\s*(?:"([^"]*)"|([^;\s]+))/.exec(disposition || '');
+    if (extended) {
+      try {
+        name = decodeURIComponent(extended[1].trim());
+      } catch (error) {
+        name = '';
+      }
+    }
+    if (!name && plain) name = plain[1] !== undefined ? plain[1] : plain[2];
+    // Path separators become `_`, so the name is never a path.
+    name = name.replace(/[\\/]/g, '_').trim();
+    return name || `wenshu-${href.split('/').pop()}`;
   }
 
   function renderFaqBody(card, turn) {
@@ -1030,10 +1167,17 @@
 
   /**
    * Picks one language from a server message written as "中文 / English",
-   * and returns any other message unchanged.
+   * and returns any other message unchanged. A message that wraps another
+   * bilingual one, "没有权限 / forbidden: 中文 / English", becomes
+   * "没有权限：中文" or "forbidden: English".
    */
   function localizeServerMessage(message) {
     const han = /[\u4e00-\u9fff]/;
+    const wrapped = /^([^/]*[\u4e00-\u9fff][^/]*?)\s\/\s([A-Za-z][A-Za-z ]*):\s(.+)$/.exec(message);
+    if (wrapped && han.test(wrapped[3]) && wrapped[3].includes(' / ')) {
+      const inner = localizeServerMessage(wrapped[3]);
+      return window.WenshuI18n.getLanguage() === 'en' ? `${wrapped[2]}: ${inner}` : `${wrapped[1].trim()}：${inner}`;
+    }
     for (const separator of message.matchAll(/\s?\/\s/g)) {
       const chinese = message.slice(0, separator.index).trim();
       const english = message.slice(separator.index + separator[0].length).trim();
@@ -1045,9 +1189,15 @@
   }
 
   function errorMessage(error) {
-    if (error.messageKey) return t(error.messageKey, error.params);
-    if (error.message) return localizeServerMessage(error.message);
-    return t('error.server', { status: error.status || '?' });
+    let text;
+    if (error.messageKey) text = t(error.messageKey, error.params);
+    else if (error.message) text = localizeServerMessage(error.message);
+    else text = t('error.server', { status: error.status || '?' });
+    // The server's 429 message names the seconds already; another may not.
+    if (error.retryAfter && !text.includes(String(error.retryAfter))) {
+      text = `${text} ${t('error.retryAfter', { seconds: error.retryAfter })}`;
+    }
+    return text;
   }
 
   function renderErrorCard(turn) {
@@ -1099,7 +1249,7 @@
     const afterAppend = [];
     const items = state.turns.map((turn) => renderTurn(turn, afterAppend));
     elements.conversation.replaceChildren(...items);
-    elements.emptyState.hidden = state.turns.length > 0;
+    updateAccessView();
     for (const draw of afterAppend) draw();
     return items;
   }
@@ -1157,18 +1307,30 @@
     if (timedOut) return { code: 'timeout', messageKey: 'error.timeout', retryable: true };
     if (error instanceof ApiError) {
       const retryable = error.status >= 500 || error.status === 429;
-      if (error.message) return { code: error.code, status: error.status, message: error.message, retryable };
-      return { code: error.code, status: error.status, messageKey: 'error.server', params: { status: error.status }, retryable };
+      const described = { code: error.code, status: error.status, retryable };
+      if (error.retryAfter) described.retryAfter = error.retryAfter;
+      if (error.message) return { ...described, message: error.message };
+      return { ...described, messageKey: 'error.server', params: { status: error.status } };
     }
     if (error instanceof SyntaxError) return { code: 'bad_response', messageKey: 'error.badResponse', retryable: true };
     return { code: 'network', messageKey: 'error.network', retryable: true };
   }
 
-  /** Sends a question and renders its answer; ignored while another question is pending. */
+  /**
+   * Sends a question and renders its answer, unless another question is
+   * pending. While signed out, and after a 401, the question stays in the
+   * input box for after signing in.
+   */
   async function ask(question) {
     const message = String(question || '').trim();
     if (!message || state.busy) return;
     if (state.view !== 'chat') showView('chat');
+    if (isSignedOut()) {
+      elements.input.value = message;
+      setSignInMessage({ key: 'signIn.empty' });
+      elements.tokenInput.focus();
+      return;
+    }
 
     const turn = { question: message };
     state.turns.push(turn);
@@ -1184,6 +1346,7 @@
     const controller = new AbortController();
     state.pendingController = controller;
     let timedOut = false;
+    let unauthorized = false;
     const timer = window.setTimeout(() => {
       timedOut = true;
       controller.abort();
@@ -1200,7 +1363,8 @@
     } catch (error) {
       if (generation !== state.generation) return;
       if (!(error instanceof ApiError)) console.warn('wenshu: the question failed', error);
-      turn.error = turnErrorFrom(error, timedOut);
+      if (error instanceof ApiError && error.status === 401) unauthorized = true;
+      else turn.error = turnErrorFrom(error, timedOut);
     } finally {
       window.clearTimeout(timer);
       if (generation === state.generation) {
@@ -1209,6 +1373,15 @@
       }
     }
     if (generation !== state.generation) return;
+
+    if (unauthorized) {
+      // onUnauthorized has shown the sign-in panel; the question goes back
+      // to the input box and leaves no turn behind.
+      state.turns = state.turns.filter((kept) => kept !== turn);
+      renderConversation();
+      elements.input.value = message;
+      return;
+    }
 
     let last;
     if (state.turns.length > MAX_STORED_TURNS) {
@@ -1222,7 +1395,8 @@
     if (window.matchMedia('(pointer: fine)').matches) elements.input.focus();
   }
 
-  function startNewConversation() {
+  /** Drops the conversation from the page and from storage, and abandons a pending answer. */
+  function forgetConversation() {
     state.generation += 1;
     if (state.pendingController) state.pendingController.abort();
     state.pendingController = null;
@@ -1231,6 +1405,10 @@
     state.pendingStages = [];
     clearStoredConversation();
     setBusy(false);
+  }
+
+  function startNewConversation() {
+    forgetConversation();
     renderConversation();
     showView('chat');
     elements.input.value = '';
@@ -1242,15 +1420,21 @@
 
   async function loadExamples() {
     const language = window.WenshuI18n.getLanguage();
-    const builtIn = BUILT_IN_EXAMPLES[language] || BUILT_IN_EXAMPLES.zh;
-    let metricExamples = builtIn.metric;
+    let body = null;
     try {
-      const body = await getJson(`/api/examples?lang=${language}`);
-      if (body && Array.isArray(body.examples) && body.examples.length > 0) metricExamples = body.examples;
+      body = await getJson(`/api/examples?lang=${language}`);
     } catch (error) {
       // Servers without /api/examples keep the built-in examples.
     }
     if (language !== window.WenshuI18n.getLanguage()) return;
+    renderExamples(body);
+  }
+
+  /** Fills the empty screen from a GET /api/examples body, or from the built-in examples without one. */
+  function renderExamples(body) {
+    const builtIn = BUILT_IN_EXAMPLES[window.WenshuI18n.getLanguage()] || BUILT_IN_EXAMPLES.zh;
+    let metricExamples = builtIn.metric;
+    if (body && Array.isArray(body.examples) && body.examples.length > 0) metricExamples = body.examples;
     const faqExamples = builtIn.faq.filter((question) => !metricExamples.includes(question));
     elements.metricExamples.replaceChildren(...chipList(metricExamples).children);
     elements.faqExamples.replaceChildren(...chipList(faqExamples).children);
@@ -1259,7 +1443,9 @@
   // ---------------------------------------------------------------------------
   // Metric catalog
 
-  function showView(view) {
+  function showView(requested) {
+    // Signed out, the catalog would only get a 401, so the sign-in panel stays.
+    const view = requested === 'catalog' && isSignedOut() ? 'chat' : requested;
     state.view = view;
     const catalog = view === 'catalog';
     elements.chatView.hidden = catalog;
@@ -1368,13 +1554,156 @@
   }
 
   // ---------------------------------------------------------------------------
+  // Sign-in with an access token
+
+  function isSignedOut() {
+    return state.authRequired && !state.token;
+  }
+
+  /** Shows the sign-in panel in place of the conversation while signed out, and the 退出 button while signed in. */
+  function updateAccessView() {
+    const signedOut = isSignedOut();
+    elements.signIn.hidden = !signedOut;
+    elements.conversation.hidden = signedOut;
+    elements.emptyState.hidden = signedOut || state.turns.length > 0;
+    elements.signOut.hidden = !(state.authRequired && state.token);
+    renderSignInMessage();
+  }
+
+  /** Sets the sign-in panel's message: {key, params} of i18n.js, {text}, or null. */
+  function setSignInMessage(message) {
+    state.signInMessage = message;
+    renderSignInMessage();
+  }
+
+  function renderSignInMessage() {
+    const message = state.signInMessage;
+    if (!message) elements.signInMessage.textContent = '';
+    else if (message.key) elements.signInMessage.textContent = t(message.key, message.params);
+    else elements.signInMessage.textContent = message.text;
+  }
+
+  /**
+   * Signs the page out after a 401: clears the stored token and shows the
+   * sign-in panel. The conversation stays stored for the same token's return. A 401
+   * for a token that was replaced meanwhile changes nothing.
+   */
+  function onUnauthorized(tokenUsed) {
+    if (tokenUsed !== state.token) return;
+    state.authRequired = true;
+    state.token = null;
+    saveToken();
+    setSignInMessage({ key: 'signIn.unauthorized' });
+    if (state.view !== 'chat') showView('chat');
+    updateAccessView();
+  }
+
+  /** Returns the SHA-256 hex of a token, or null where the page has no Web Crypto (plain HTTP off localhost). */
+  async function tokenFingerprint(token) {
+    if (!window.crypto || !window.crypto.subtle) return null;
+    const digest = await window.crypto.subtle.digest('SHA-256', new TextEncoder().encode(token));
+    return [...new Uint8Array(digest)].map((byte) => byte.toString(16).padStart(2, '0')).join('');
+  }
+
+  /**
+   * Keeps the stored conversation only when `token` started it, because the
+   * server rejects another user's session with a 403 and the page must not
+   * show one user's questions to the next.
+   */
+  async function claimStoredConversation(token) {
+    const fingerprint = await tokenFingerprint(token);
+    // NOTE: without Web Crypto the owner cannot be compared, so every
+    // sign-in starts with an empty conversation.
+    if (fingerprint === null || fingerprint !== readStoredOwner()) forgetConversation();
+    saveOwner(fingerprint);
+  }
+
+  /** Checks the typed token with GET /api/examples, which also fills the empty screen, and stores it. */
+  async function signIn(event) {
+    event.preventDefault();
+    const token = elements.tokenInput.value.trim();
+    if (!token) {
+      setSignInMessage({ key: 'signIn.empty' });
+      elements.tokenInput.focus();
+      return;
+    }
+    // fetch throws on a header value outside Latin-1, and `wenshu token new`
+    // prints hex tokens, so anything but visible ASCII is a typing mistake.
+    if (!/^[\x21-\x7e]+$/.test(token)) {
+      setSignInMessage({ key: 'signIn.invalidCharacters' });
+      elements.tokenInput.focus();
+      return;
+    }
+
+    setSignInMessage({ key: 'signIn.checking' });
+    elements.signInButton.disabled = true;
+    state.token = token;
+    const language = window.WenshuI18n.getLanguage();
+    let examples;
+    try {
+      examples = await getJson(`/api/examples?lang=${language}`);
+    } catch (error) {
+      // A 401 has already signed the page out and shown its message.
+      if (error.status !== 401) {
+        if (state.token === token) state.token = null;
+        console.warn('wenshu: the token could not be checked', error);
+        setSignInMessage({ text: errorMessage(turnErrorFrom(error, false)) });
+      }
+      elements.tokenInput.focus();
+      return;
+    } finally {
+      elements.signInButton.disabled = false;
+    }
+    if (state.token !== token) return;
+
+    saveToken();
+    elements.tokenInput.value = '';
+    await claimStoredConversation(token);
+    state.signInMessage = null;
+    renderConversation();
+    if (language === window.WenshuI18n.getLanguage()) renderExamples(examples);
+    else loadExamples();
+    scrollToBottom();
+    elements.input.focus();
+  }
+
+  /** Clears the token, the session and the stored conversation, so the next user of the device starts clean. */
+  function signOut() {
+    forgetConversation();
+    state.token = null;
+    saveToken();
+    saveOwner(null);
+    // Another user may see another catalog one day, so it is fetched again.
+    state.catalog = null;
+    state.catalogError = null;
+    state.signInMessage = null;
+    elements.input.value = '';
+    renderConversation();
+    showView('chat');
+    elements.tokenInput.focus();
+  }
+
+  /** Returns whether GET /api/health reports that the server requires a token. */
+  async function readAuthRequired() {
+    try {
+      const health = await getJson('/api/health');
+      return Boolean(health && health.auth === true);
+    } catch (error) {
+      // Without the health report the page starts signed in. A 401 on a
+      // later request still brings up the sign-in panel.
+      console.warn('wenshu: GET /api/health failed, so the page assumes no token is needed', error);
+      return false;
+    }
+  }
+
+  // ---------------------------------------------------------------------------
   // Start-up
 
   function switchLanguage() {
     const next = window.WenshuI18n.getLanguage() === 'zh' ? 'en' : 'zh';
     window.WenshuI18n.setLanguage(next);
     renderConversation();
-    loadExamples();
+    if (!isSignedOut()) loadExamples();
     if (state.catalog || state.catalogError) renderCatalog();
   }
 
@@ -1388,6 +1717,8 @@
       if (event.key === 'Enter' && (event.isComposing || event.keyCode === 229)) event.preventDefault();
     });
     elements.newConversation.addEventListener('click', startNewConversation);
+    elements.signInForm.addEventListener('submit', signIn);
+    elements.signOut.addEventListener('click', signOut);
     elements.languageToggle.addEventListener('click', switchLanguage);
     elements.chatTab.addEventListener('click', () => showView('chat'));
     elements.catalogTab.addEventListener('click', () => showView('catalog'));
@@ -1398,12 +1729,19 @@
     });
   }
 
-  function start() {
+  async function start() {
     window.WenshuI18n.apply(document);
     loadStoredState();
     bindEvents();
+    // The conversation waits for the health report, so a signed-out page
+    // never shows the stored one.
+    state.authRequired = await readAuthRequired();
     renderConversation();
-    loadExamples();
+    if (isSignedOut()) {
+      if (window.matchMedia('(pointer: fine)').matches) elements.tokenInput.focus();
+    } else {
+      loadExamples();
+    }
     scrollToBottom();
   }
 

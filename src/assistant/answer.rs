@@ -31,9 +31,6 @@ fn sort_largest_first(rows: &mut [Vec<Value>], columns: &[crate::compiler::Outpu
     );
 }
 
-/// At most this many rows go into one answer.
-const MAX_ANSWER_ROWS: u64 = 5_000;
-
 /// True when a question names only time words: no metric, filter,
 /// breakdown or ranking.
 pub(super) fn is_only_time(interpretation: &Interpretation) -> bool {
@@ -332,12 +329,21 @@ impl Assistant {
             }
         };
 
+        if state.replaying {
+            state.last = Some(Turn {
+                interpretation: merged,
+                period: Some(plan.period),
+            });
+            return ChatResponse::text_only(session_id, AnswerKind::Metric, "");
+        }
+
         progress(Stage::Compiling);
-        let options = self.compile_options();
+        let options = self.compile_options(state.scope.as_ref());
         // One row more than the cap shows whether the rows were cut.
         let mut query = plan.query.clone();
-        if query.limit.is_none_or(|limit| limit > MAX_ANSWER_ROWS) {
-            query.limit = Some(MAX_ANSWER_ROWS + 1);
+        let max_rows = self.settings.max_rows;
+        if query.limit.is_none_or(|limit| limit > max_rows) {
+            query.limit = Some(max_rows + 1);
         }
         let compiled = match compile(&self.layer, &query, &options) {
             Ok(compiled) => compiled,
@@ -356,17 +362,30 @@ impl Assistant {
         tracing::debug!(session = session_id, sql = %compiled.sql, "compiled");
 
         progress(Stage::Querying);
-        let table = {
-            let warehouse = self
-                .warehouse
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            warehouse.query(&compiled.sql)
-        };
-        let table = match table {
-            Ok(table) => table,
+        let table = match self.run_sql(&compiled.sql) {
+            Ok((_, table)) => table,
+            Err(super::SqlError::Timeout(limit)) => {
+                tracing::warn!(
+                    session = session_id,
+                    seconds = limit.as_secs(),
+                    "query stopped at its time limit"
+                );
+                let text = if english {
+                    format!(
+                        "The query took longer than {} seconds and was stopped. Ask for a shorter period or fewer breakdowns.",
+                        limit.as_secs()
+                    )
+                } else {
+                    format!(
+                        "查询超过 {} 秒，已中止。请缩短时间范围或减少拆分维度后再问。",
+                        limit.as_secs()
+                    )
+                };
+                return ChatResponse::text_only(session_id, AnswerKind::Fallback, text);
+            }
             Err(error) => {
-                tracing::error!(session = session_id, %error, "query failed");
+                // A compiled query the guard rejects is a bug in the compiler.
+                tracing::error!(session = session_id, %error, sql = %compiled.sql, "query failed");
                 let text = if english {
                     "The query failed; please try again or ask differently."
                 } else {
@@ -378,8 +397,8 @@ impl Assistant {
 
         progress(Stage::Answering);
         let mut rows = table.rows;
-        let truncated = rows.len() as u64 > MAX_ANSWER_ROWS;
-        rows.truncate(usize::try_from(MAX_ANSWER_ROWS).unwrap_or(usize::MAX));
+        let truncated = rows.len() as u64 > max_rows;
+        rows.truncate(usize::try_from(max_rows).unwrap_or(usize::MAX));
         for keep in &plan.keep_rows {
             if let Some(index) = compiled
                 .columns
@@ -430,9 +449,9 @@ impl Assistant {
         let mut text = self.describe_result(&plan, &compiled.columns, &rows, english);
         if truncated {
             text.push_str(&if english {
-                format!("\nOnly the first {MAX_ANSWER_ROWS} rows are shown; narrow the question to see the rest.")
+                format!("\nOnly the first {max_rows} rows are shown; narrow the question to see the rest.")
             } else {
-                format!("\n结果较多，只显示前 {MAX_ANSWER_ROWS} 行，请缩小时间或范围。")
+                format!("\n结果较多，只显示前 {max_rows} 行，请缩小时间或范围。")
             });
         }
         if let Some(description) = first_metric.and_then(|metric| metric.description.as_ref()) {

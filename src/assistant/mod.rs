@@ -69,6 +69,34 @@ pub struct ConversationState {
     pub last: Option<Turn>,
     /// The questions asked so far, oldest first, as the person typed them.
     pub questions: Vec<String>,
+    /// The user the conversation belongs to, once one has asked.
+    pub owner: Option<String>,
+    /// The rows the conversation's user may see; every query of every turn
+    /// is compiled with it.
+    pub scope: Option<crate::compiler::RowScope>,
+    /// While true, metric questions update the memory without running SQL
+    /// ([`Assistant::restore`]).
+    replaying: bool,
+}
+
+/// How the assistant runs SQL: the guard's row cap and the time limit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuerySettings {
+    /// The most rows an answer or a raw query returns.
+    pub max_rows: u64,
+    /// A query running longer is interrupted.
+    pub timeout: std::time::Duration,
+    pub warehouse: crate::warehouse::WarehouseLimits,
+}
+
+impl Default for QuerySettings {
+    fn default() -> Self {
+        QuerySettings {
+            max_rows: 5_000,
+            timeout: std::time::Duration::from_secs(30),
+            warehouse: crate::warehouse::WarehouseLimits::default(),
+        }
+    }
 }
 
 /// A step of answering a metric question, reported while it runs.
@@ -111,23 +139,79 @@ pub struct Assistant {
     warehouse: Mutex<Warehouse>,
     time_context: TimeContext,
     knowledge_base: Option<Arc<dyn KnowledgeBase>>,
+    guard: crate::guard::SqlGuard,
+    settings: QuerySettings,
 }
 
 impl Assistant {
     /// Loads the semantic layer, opens the warehouse read-only and builds
     /// the lexicon from both.
     pub fn open(semantic_layer: &Path, warehouse: &Path) -> Result<Assistant, AssistantError> {
+        Assistant::open_with(semantic_layer, warehouse, QuerySettings::default())
+    }
+
+    /// Like [`Assistant::open`], with the limits of `settings`. Every SQL
+    /// statement then passes the SQL guard over the tables the semantic
+    /// layer declares before it runs.
+    pub fn open_with(
+        semantic_layer: &Path,
+        warehouse: &Path,
+        settings: QuerySettings,
+    ) -> Result<Assistant, AssistantError> {
         let layer = semantic::load_dir(semantic_layer).map_err(AssistantError::SemanticLayer)?;
-        let warehouse = Warehouse::open_read_only(warehouse)?;
+        let warehouse = Warehouse::open_read_only_with(warehouse, &settings.warehouse)?;
         let (first_day, reference_date) = data_range(&layer, &warehouse)?;
         let lexicon = Lexicon::build(&layer, &warehouse)?;
+        // One row over the cap shows whether a result was cut.
+        let guard = crate::guard::SqlGuard::new(declared_tables(&layer), settings.max_rows + 1);
         Ok(Assistant {
             layer,
             lexicon,
             warehouse: Mutex::new(warehouse),
             time_context: TimeContext::new(reference_date).with_data_start(first_day),
             knowledge_base: None,
+            guard,
+            settings,
         })
+    }
+
+    /// Checks one SQL statement with the SQL guard and runs it with the
+    /// time limit. Returns the guarded SQL that ran and its rows, at most
+    /// one more than [`QuerySettings::max_rows`] so that a cut shows.
+    pub fn run_sql(&self, sql: &str) -> Result<(String, crate::warehouse::Table), SqlError> {
+        let guarded = self.guard.check(sql).map_err(SqlError::Rejected)?;
+        let warehouse = self
+            .warehouse
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let table = warehouse
+            .query_with_limit(&guarded.sql, self.settings.timeout)
+            .map_err(|error| match error {
+                WarehouseError::Timeout { limit } => SqlError::Timeout(limit),
+                other => SqlError::Failed(other.to_string()),
+            })?;
+        Ok((guarded.sql, table))
+    }
+
+    /// The most rows an answer or a raw query returns.
+    pub fn max_rows(&self) -> u64 {
+        self.settings.max_rows
+    }
+
+    /// Rebuilds a conversation's memory from its questions, as after a
+    /// restart: each is read and merged as when it was asked, without
+    /// running SQL.
+    pub fn restore(&self, state: &mut ConversationState, questions: &[String]) {
+        state.replaying = true;
+        for question in questions {
+            let _ = self.respond("restore", state, question);
+        }
+        state.replaying = false;
+    }
+
+    /// The knowledge base the assistant routes FAQ questions to.
+    pub fn knowledge_base(&self) -> Option<Arc<dyn KnowledgeBase>> {
+        self.knowledge_base.clone()
     }
 
     /// Loads the knowledge base in `dir` and routes FAQ questions to it.
@@ -158,13 +242,18 @@ impl Assistant {
             return None;
         }
         let plan = plan::plan(&interpretation, None, &self.layer, &self.time_context).ok()?;
-        crate::compiler::compile(&self.layer, &plan.query, &self.compile_options()).ok()
+        crate::compiler::compile(&self.layer, &plan.query, &self.compile_options(None)).ok()
     }
 
-    /// The compiler settings of every answer: the reference date cuts periods.
-    fn compile_options(&self) -> crate::compiler::CompileOptions {
+    /// The compiler settings of every answer: the reference date cuts
+    /// periods, and the conversation's scope restricts the rows.
+    fn compile_options(
+        &self,
+        scope: Option<&crate::compiler::RowScope>,
+    ) -> crate::compiler::CompileOptions {
         crate::compiler::CompileOptions {
             reference_date: Some(self.time_context.reference),
+            row_scope: scope.cloned(),
             ..crate::compiler::CompileOptions::default()
         }
     }
@@ -283,6 +372,7 @@ impl Assistant {
                     && (is_how_to(&normalized)
                         || (interpretation.group_by.is_empty()
                             && !interpretation.follow_up.elliptic
+                            && !(state.last.is_some() && interpretation.follow_up.only)
                             && (state.last.is_none() || !interpretation.time.has_any()))) =>
             {
                 match self.faq(session_id, question, english) {
@@ -295,6 +385,60 @@ impl Assistant {
         tracing::debug!(session = session_id, kind = ?response.kind, "answered");
         response
     }
+}
+
+/// A raw SQL statement that was not run, or failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SqlError {
+    #[error(transparent)]
+    Rejected(crate::guard::GuardError),
+    #[error("查询超过 {} 秒被中止，请缩小时间范围或维度 / the query ran past {} s and was stopped", .0.as_secs(), .0.as_secs())]
+    Timeout(std::time::Duration),
+    #[error("查询失败 / the query failed: {0}")]
+    Failed(String),
+}
+
+/// Lists the tables the semantic layer reads: each model's table, the
+/// tables inside models defined by SQL, and the time spines.
+pub fn declared_tables(layer: &SemanticLayer) -> Vec<String> {
+    use crate::semantic::Relation;
+
+    let relations = layer
+        .semantic_models
+        .iter()
+        .map(|model| &model.relation)
+        .chain(layer.time_spines.iter().map(|spine| &spine.relation));
+    let mut tables = Vec::new();
+    for relation in relations {
+        match relation {
+            Relation::Table { name, .. } => tables.push(name.clone()),
+            Relation::Sql(sql) => tables.extend(tables_in(sql)),
+        }
+    }
+    tables.sort();
+    tables.dedup();
+    tables
+}
+
+/// Lists the tables a model's SQL reads (the last part of each name);
+/// SQL that does not parse lists none, and the guard then rejects its
+/// queries.
+fn tables_in(sql: &str) -> Vec<String> {
+    use sqlparser::ast::visit_relations;
+
+    let Ok(statements) =
+        sqlparser::parser::Parser::parse_sql(&sqlparser::dialect::DuckDbDialect {}, sql)
+    else {
+        return Vec::new();
+    };
+    let mut tables = Vec::new();
+    let _ = visit_relations(&statements, |relation| {
+        if let Some(part) = relation.0.last() {
+            tables.push(part.to_string().trim_matches('"').to_owned());
+        }
+        std::ops::ControlFlow::<()>::Continue(())
+    });
+    tables
 }
 
 /// Business lines other than deposits, as (word in a question, name in

@@ -1,5 +1,6 @@
 //! Subcommands of the `wenshu` binary.
 
+mod audit;
 mod output;
 
 use std::io::Write;
@@ -11,17 +12,21 @@ use anyhow::{Context, bail};
 use chrono::NaiveDate;
 use clap::{Parser, Subcommand, ValueEnum};
 
+use wenshu::assistant::QuerySettings;
 use wenshu::assistant::{Assistant, ConversationState};
 use wenshu::compiler::{CompileOptions, MetricQuery, OrderBy, compile};
+use wenshu::config::Config;
 use wenshu::semantic::{self, check_warehouse};
 use wenshu::server::{self, Limits, ServerConfig, WebAssets};
 use wenshu::warehouse::Warehouse;
+use wenshu::warehouse::WarehouseLimits;
 use wenshu::{conformance, demo};
 
 const DEFAULT_WAREHOUSE: &str = "data/demo.duckdb";
 const DEFAULT_SEMANTIC_LAYER: &str = "semantic_layer";
 const DEFAULT_KNOWLEDGE_BASE: &str = "knowledge_base";
-const DEFAULT_FEEDBACK_LOG: &str = "data/feedback.jsonl";
+const DEFAULT_STATE: &str = "data/wenshu.sqlite";
+const DEFAULT_CONFIG: &str = "wenshu.toml";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -92,25 +97,61 @@ enum Command {
         #[arg(long = "semantic-layer", default_value = DEFAULT_SEMANTIC_LAYER)]
         semantic_layer: PathBuf,
     },
-    /// Serve the chat API over HTTP until Ctrl-C or SIGTERM.
+    /// Serve the chat page and API over HTTP until Ctrl-C or SIGTERM.
+    ///
+    /// Settings come from `wenshu.toml` (or --config); flags override it.
     Serve {
+        /// The settings file (default: wenshu.toml when it exists).
+        #[arg(long)]
+        config: Option<PathBuf>,
         /// The DuckDB warehouse to query (default: data/demo.duckdb, generated
         /// first when missing).
         #[arg(long)]
         warehouse: Option<PathBuf>,
-        #[arg(long = "semantic-layer", default_value = DEFAULT_SEMANTIC_LAYER)]
-        semantic_layer: PathBuf,
-        /// The address and port to listen on.
-        #[arg(long, default_value = server::DEFAULT_BIND)]
-        bind: SocketAddr,
+        /// The semantic-layer folder (default: semantic_layer).
+        #[arg(long = "semantic-layer")]
+        semantic_layer: Option<PathBuf>,
+        /// The address and port to listen on (default: 127.0.0.1:8080).
+        #[arg(long)]
+        bind: Option<SocketAddr>,
         /// Serve the chat page from this folder, read on every request,
         /// instead of the copy built into the binary (for page development).
         #[arg(long = "web-dir")]
         web_dir: Option<PathBuf>,
-        /// The file that thumbs-up and thumbs-down feedback is appended to,
-        /// one JSON object per line.
-        #[arg(long = "feedback-log", default_value = DEFAULT_FEEDBACK_LOG)]
-        feedback_log: PathBuf,
+        /// The SQLite file of conversations, feedback and the audit record
+        /// (default: data/wenshu.sqlite).
+        #[arg(long)]
+        state: Option<PathBuf>,
+    },
+    /// Create an access token for wenshu.toml.
+    Token {
+        #[command(subcommand)]
+        action: TokenAction,
+    },
+    /// List the audit record: every request the server answered.
+    Audit {
+        /// The SQLite state file (default: data/wenshu.sqlite).
+        #[arg(long, default_value = DEFAULT_STATE)]
+        state: PathBuf,
+        #[arg(long)]
+        user: Option<String>,
+        #[arg(long)]
+        session: Option<String>,
+        /// `ok`, or an error code such as `forbidden` or `sql_rejected`.
+        #[arg(long)]
+        outcome: Option<String>,
+        /// Only records at or after this time (RFC 3339, or a date such as 2026-12-05).
+        #[arg(long)]
+        since: Option<String>,
+        /// Only records whose question contains this text.
+        #[arg(long)]
+        text: Option<String>,
+        /// The most records listed, newest first.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        /// Print JSON lines instead of a table.
+        #[arg(long)]
+        json: bool,
     },
     /// Answer one question and print the answer.
     Ask {
@@ -142,6 +183,12 @@ enum Command {
         #[arg(long)]
         filter: Option<String>,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum TokenAction {
+    /// Print a new random token and the SHA-256 hash that wenshu.toml keeps.
+    New,
 }
 
 #[derive(Debug, Subcommand)]
@@ -198,12 +245,54 @@ pub fn run(arguments: Arguments) -> anyhow::Result<ExitCode> {
             run_query(&query, format, explain, &warehouse, &semantic_layer)
         }
         Command::Serve {
+            config,
             warehouse,
             semantic_layer,
             bind,
             web_dir,
-            feedback_log,
-        } => run_serve(warehouse, semantic_layer, bind, web_dir, feedback_log),
+            state,
+        } => run_serve(ServeFlags {
+            config,
+            warehouse,
+            semantic_layer,
+            bind,
+            web_dir,
+            state,
+        }),
+        Command::Token {
+            action: TokenAction::New,
+        } => {
+            let token = format!(
+                "{}{}",
+                uuid::Uuid::new_v4().simple(),
+                uuid::Uuid::new_v4().simple()
+            );
+            println!("token (give it to the user; it is not stored): {token}");
+            println!(
+                "token_sha256 (put it in wenshu.toml): {}",
+                server::hash_token(&token)
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Audit {
+            state,
+            user,
+            session,
+            outcome,
+            since,
+            text,
+            limit,
+            json,
+        } => audit::run(audit::AuditArgs {
+            state,
+            user,
+            session,
+            outcome,
+            since,
+            text,
+            limit,
+            json,
+        }),
         Command::Ask {
             question,
             json,
@@ -335,36 +424,97 @@ fn run_query(
     Ok(ExitCode::SUCCESS)
 }
 
-fn run_serve(
+/// The flags of `wenshu serve`; each overrides the settings file.
+struct ServeFlags {
+    config: Option<PathBuf>,
     warehouse: Option<PathBuf>,
-    semantic_layer: PathBuf,
-    bind: SocketAddr,
+    semantic_layer: Option<PathBuf>,
+    bind: Option<SocketAddr>,
     web_dir: Option<PathBuf>,
-    feedback_log: PathBuf,
-) -> anyhow::Result<ExitCode> {
+    state: Option<PathBuf>,
+}
+
+fn run_serve(flags: ServeFlags) -> anyhow::Result<ExitCode> {
+    let config = match &flags.config {
+        Some(path) => Config::load(path)?,
+        None if Path::new(DEFAULT_CONFIG).exists() => Config::load(Path::new(DEFAULT_CONFIG))?,
+        None => Config::default(),
+    };
+    let web_dir = flags.web_dir.or(config.server.web_dir.clone());
     let web_assets = match web_dir {
         Some(folder) => {
-            tracing::info!(folder = %folder.display(), "serving the chat page from disk");
             let assets = WebAssets::Folder(folder);
             assets.check().map_err(anyhow::Error::msg)?;
             assets
         }
         None => WebAssets::Embedded,
     };
-    let config = ServerConfig {
-        bind,
-        semantic_layer,
+    let defaults = Limits::default();
+    let limits = Limits {
+        max_message_chars: config
+            .limits
+            .max_message_chars
+            .unwrap_or(defaults.max_message_chars),
+        max_body_bytes: config
+            .limits
+            .max_body_bytes
+            .unwrap_or(defaults.max_body_bytes),
+        session_idle_timeout: config
+            .limits
+            .session_idle_minutes
+            .map_or(defaults.session_idle_timeout, |minutes| {
+                std::time::Duration::from_secs(minutes * 60)
+            }),
+        max_sessions: config.limits.max_sessions.unwrap_or(defaults.max_sessions),
+    };
+    let query_defaults = QuerySettings::default();
+    let query_settings = QuerySettings {
+        max_rows: config.warehouse.max_rows.unwrap_or(query_defaults.max_rows),
+        timeout: config
+            .warehouse
+            .query_timeout_seconds
+            .map_or(query_defaults.timeout, std::time::Duration::from_secs),
+        warehouse: WarehouseLimits {
+            threads: config.warehouse.threads,
+            memory_limit: config.warehouse.memory_limit.clone(),
+        },
+    };
+    let access = server::Access::new(
+        &config.auth,
+        config.limits.requests_per_minute.unwrap_or(600),
+        config.limits.anonymous_requests_per_minute.unwrap_or(0),
+    );
+    let warehouse = flags.warehouse.or(config.warehouse.path.clone());
+    let server_config = ServerConfig {
+        bind: flags.bind.or(config.server.bind).unwrap_or_else(|| {
+            server::DEFAULT_BIND
+                .parse()
+                .expect("a valid default address")
+        }),
+        semantic_layer: flags
+            .semantic_layer
+            .or(config.server.semantic_layer.clone())
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_SEMANTIC_LAYER)),
         warehouse: warehouse_or_demo(warehouse)?,
-        knowledge_base: knowledge_base_folder(),
-        limits: Limits::default(),
+        knowledge_base: config
+            .server
+            .knowledge_base
+            .clone()
+            .or_else(knowledge_base_folder),
+        limits,
         web_assets,
-        feedback_log: Some(feedback_log),
+        state_file: flags
+            .state
+            .or(config.state.path.clone())
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_STATE)),
+        access: std::sync::Arc::new(access),
+        query_settings,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(server::serve(config))?;
+    runtime.block_on(server::serve(server_config))?;
     Ok(ExitCode::SUCCESS)
 }
 

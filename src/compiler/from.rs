@@ -170,7 +170,25 @@ impl<'a> FromBuilder<'a> {
                     .collect::<Vec<_>>()
                     .join(", ")
             };
-            let subquery = format!("(SELECT {columns} FROM {relation}) AS {}", projection.alias);
+            let scope = match &options.row_scope {
+                Some(scope) => match scope.condition(model) {
+                    Some(condition) => format!(" WHERE {condition}"),
+                    // Dimension tables hold no figures; a measure's model must
+                    // be restricted.
+                    None if index == 0 && !model.measures.is_empty() => {
+                        return Err(CompileError::OutOfScope {
+                            model: model.name.clone(),
+                            entities: scope.keys.keys().cloned().collect::<Vec<_>>().join(", "),
+                        });
+                    }
+                    None => String::new(),
+                },
+                None => String::new(),
+            };
+            let subquery = format!(
+                "(SELECT {columns} FROM {relation}{scope}) AS {}",
+                projection.alias
+            );
             if index == 0 {
                 sql.push_str(&subquery);
                 if let Some(extra) = after_base {

@@ -38,6 +38,35 @@ pub struct CompileOptions {
     /// of January and February). Off by default: a bank's period ends where
     /// the question says, so a month asked up to the 15th ends on the 15th.
     pub widen_to_buckets: bool,
+    /// Restricts every model the query reads to the rows a caller may see.
+    pub row_scope: Option<RowScope>,
+}
+
+/// The rows a caller may see, as the keys of entities: an account manager
+/// sees the accounts they hold a share of. Every model with one of the
+/// entities is filtered to those keys; a query whose measures come from a
+/// model with none of them is refused, since nothing would restrict it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RowScope {
+    /// For each entity name, a query that returns the allowed keys.
+    pub keys: std::collections::BTreeMap<String, String>,
+}
+
+impl RowScope {
+    /// Returns the condition that keeps a model's allowed rows, or None when
+    /// the model has none of the scope's entities.
+    pub fn condition(&self, model: &crate::semantic::SemanticModel) -> Option<String> {
+        let parts: Vec<String> = model
+            .entities
+            .iter()
+            .filter_map(|entity| {
+                self.keys
+                    .get(&entity.name)
+                    .map(|query| format!("{} IN ({query})", entity.expr))
+            })
+            .collect();
+        (!parts.is_empty()).then(|| parts.join(" AND "))
+    }
 }
 
 /// What a result column holds.
@@ -77,6 +106,10 @@ pub enum CompileError {
     InvalidFilter { filter: String, reason: String },
     #[error("invalid query: {0}")]
     InvalidQuery(String),
+    #[error(
+        "semantic model `{model}` has none of the entities the access scope restricts ({entities}), so its figures cannot be limited to the rows you may see"
+    )]
+    OutOfScope { model: String, entities: String },
     /// A feature of MetricFlow that Wenshu does not compile yet.
     #[error("not supported yet: {feature}")]
     Unsupported { feature: String },

@@ -8,6 +8,7 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
+use axum::Extension;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::http::header::{CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_TYPE};
@@ -17,6 +18,7 @@ use rust_xlsxwriter::{Format, Workbook, XlsxError};
 use crate::assistant::{ChatResponse, ResponseColumn};
 use crate::warehouse::Value;
 
+use super::auth::Principal;
 use super::error::ApiError;
 use super::state::AppState;
 
@@ -27,6 +29,8 @@ pub const MAX_KEPT_ROWS: usize = 200_000;
 #[derive(Debug)]
 pub struct KeptAnswer {
     pub id: String,
+    /// The user who asked; only they may download it.
+    pub user: String,
     /// The question, used as the sheet's title.
     pub question: String,
     pub columns: Vec<ResponseColumn>,
@@ -43,7 +47,7 @@ pub struct AnswerStore {
 impl AnswerStore {
     /// Keeps the table of `response` under a new id, which is written into
     /// the response. Answers without columns are not kept.
-    pub fn keep(&mut self, response: &mut ChatResponse, question: &str) {
+    pub fn keep(&mut self, response: &mut ChatResponse, question: &str, user: &str) {
         let (Some(columns), Some(rows)) = (&response.columns, &response.rows) else {
             return;
         };
@@ -53,6 +57,7 @@ impl AnswerStore {
         let id = uuid::Uuid::new_v4().simple().to_string();
         let answer = KeptAnswer {
             id: id.clone(),
+            user: user.to_owned(),
             question: question.to_owned(),
             columns: columns.clone(),
             rows: rows.clone(),
@@ -86,7 +91,12 @@ impl AnswerStore {
 pub async fn download(
     State(state): State<AppState>,
     Path((id, file)): Path<(String, String)>,
+    principal: Option<Extension<Principal>>,
 ) -> Result<Response, ApiError> {
+    let user = principal.map_or_else(
+        || Principal::anonymous().user,
+        |Extension(principal)| principal.user,
+    );
     let format = match file.as_str() {
         "table.csv" => ExportFormat::Csv,
         "table.xlsx" => ExportFormat::Xlsx,
@@ -94,7 +104,9 @@ pub async fn download(
             return Err(ApiError::NotFound(format!("/api/answers/{id}/{file}")));
         }
     };
-    let Some(answer) = state.kept_answer(&id) else {
+    // Another user's answer is reported as not kept, so that its id
+    // reveals nothing.
+    let Some(answer) = state.kept_answer(&id).filter(|answer| answer.user == user) else {
         return Err(ApiError::AnswerNotKept);
     };
 
@@ -271,6 +283,7 @@ mod tests {
     fn answer() -> KeptAnswer {
         KeptAnswer {
             id: "a".repeat(32),
+            user: "anonymous".to_owned(),
             question: "各支行存款余额".to_owned(),
             columns: vec![
                 ResponseColumn {
@@ -313,10 +326,10 @@ mod tests {
         let mut first = ChatResponse::text_only("s", crate::assistant::AnswerKind::Metric, "");
         first.columns = Some(answer().columns);
         first.rows = Some(vec![vec![Value::Null, Value::Null]; MAX_KEPT_ROWS]);
-        store.keep(&mut first, "q1");
+        store.keep(&mut first, "q1", "li");
         let mut second = first.clone();
         second.rows = Some(vec![vec![Value::Null, Value::Null]; 10]);
-        store.keep(&mut second, "q2");
+        store.keep(&mut second, "q2", "li");
 
         let first_id = first.answer_id.unwrap();
         let second_id = second.answer_id.unwrap();

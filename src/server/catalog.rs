@@ -104,6 +104,8 @@ pub async fn health(State(state): State<AppState>) -> Result<Json<serde_json::Va
         "metrics": catalog.metrics.len(),
         "sessions": state.session_count(),
         "version": env!("CARGO_PKG_VERSION"),
+        "auth": state.access().enabled(),
+        "semantic_layer": state.reload_report(),
     })))
 }
 
@@ -182,7 +184,7 @@ pub async fn metrics(State(state): State<AppState>) -> Result<Json<Catalog>, Api
     };
 
     tracing::info!(metrics = catalog.metrics.len(), "metric catalog sent");
-    Ok(Json(catalog.clone()))
+    Ok(Json(Catalog::clone(&catalog)))
 }
 
 fn dimension_candidates(layer: &SemanticLayer) -> Vec<DimensionEntry> {

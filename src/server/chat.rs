@@ -12,6 +12,8 @@ use serde_json::Value as Json;
 
 use crate::assistant::{ChatResponse, Stage};
 
+use super::audit::AuditDetails;
+use super::auth::Principal;
 use super::error::ApiError;
 use super::state::AppState;
 
@@ -29,19 +31,25 @@ struct ChatRequest {
 /// A checked chat request, ready for the assistant.
 pub(super) struct Prepared {
     pub assistant: std::sync::Arc<crate::assistant::Assistant>,
+    pub principal: Principal,
     pub session_id: String,
     pub message: String,
     pub started: Instant,
 }
 
 /// Checks a chat request: rejects it while the assistant is loading, or
-/// when the body is too large, not JSON, or has fields of the wrong type;
-/// checks the message and the session id, or creates a session id.
+/// when the body is too large, not JSON, or has fields of the wrong type.
+/// Then checks the message and the session id, or creates a session id.
 pub(super) async fn prepare(state: &AppState, request: Request) -> Result<Prepared, ApiError> {
     let started = Instant::now();
     let Some(assistant) = state.assistant() else {
         return Err(ApiError::NotReady);
     };
+    let principal = request
+        .extensions()
+        .get::<Principal>()
+        .cloned()
+        .unwrap_or_else(Principal::anonymous);
     let limits = state.limits();
     let body = read_body(request, limits.max_body_bytes).await?;
     let request = parse_request(&body)?;
@@ -56,60 +64,144 @@ pub(super) async fn prepare(state: &AppState, request: Request) -> Result<Prepar
     };
     Ok(Prepared {
         assistant,
+        principal,
         session_id,
         message,
         started,
     })
 }
 
-/// Waits for the session's previous turn to finish, then runs the
-/// assistant (which queries DuckDB) on the blocking thread pool, calling
-/// `progress` from that thread as each stage starts. Keeps the answer's
-/// table for download and logs the answer.
+/// Answers a checked request on the blocking thread pool, calling
+/// `progress` from that thread as each stage starts.
+///
+/// 1. Waits for the session's previous turn to finish. A session of
+///    another user is refused. A session the server does not hold in
+///    memory (after a restart) is restored from the store.
+/// 2. Runs the assistant with the user's row scope, then saves the
+///    conversation's questions to the store.
+/// 3. Keeps the answer's table for download and logs the answer.
 pub(super) async fn answer(
     state: &AppState,
     prepared: Prepared,
     mut progress: impl FnMut(Stage) + Send + 'static,
-) -> Result<ChatResponse, ApiError> {
+) -> Result<(ChatResponse, AuditDetails), ApiError> {
     let Prepared {
         assistant,
+        principal,
         session_id,
         message,
         started,
     } = prepared;
     let conversation = state.conversation(&session_id);
     let mut turn = conversation.lock_owned().await;
+    if turn
+        .owner
+        .as_ref()
+        .is_some_and(|owner| *owner != principal.user)
+    {
+        return Err(session_of_another_user());
+    }
+    let scope = state.access().scope(&principal);
+    let store = std::sync::Arc::clone(state.store());
     let task_session_id = session_id.clone();
+    let user = principal.user.clone();
     let message_chars = message.chars().count();
     let question = message.clone();
-    let answered = tokio::task::spawn_blocking(move || {
-        assistant.respond_with_progress(&task_session_id, &mut turn, &message, &mut progress)
+    let answered = tokio::task::spawn_blocking(move || -> Result<ChatResponse, ApiError> {
+        if turn.questions.is_empty() {
+            let stored = store.load_conversation(&task_session_id).map_err(|error| {
+                ApiError::Internal(format!("cannot read the conversation: {error}"))
+            })?;
+            if let Some(stored) = stored {
+                if stored.user != user {
+                    return Err(session_of_another_user());
+                }
+                assistant.restore(&mut turn, &stored.questions);
+            }
+        }
+        turn.owner = Some(user.clone());
+        turn.scope = scope;
+        let answer =
+            assistant.respond_with_progress(&task_session_id, &mut turn, &message, &mut progress);
+        if let Err(error) = store.save_conversation(&task_session_id, &user, &turn.questions) {
+            tracing::error!(%error, session_id = %task_session_id, "cannot save the conversation");
+        }
+        Ok(answer)
     })
     .await;
     let mut answer = answered
-        .map_err(|error| ApiError::Internal(format!("the assistant task failed: {error}")))?;
+        .map_err(|error| ApiError::Internal(format!("the assistant task failed: {error}")))??;
     answer.session_id = session_id;
-    state.keep_answer(&mut answer, &question);
+    state.keep_answer(&mut answer, &question, &principal.user);
 
     let kind = serde_json::to_value(answer.kind).unwrap_or(Json::Null);
+    let kind = kind.as_str().unwrap_or("unknown").to_owned();
     tracing::info!(
         session_id = %answer.session_id,
-        kind = kind.as_str().unwrap_or("unknown"),
+        user = %principal.user,
+        kind = %kind,
         metrics = %query_metrics(answer.query.as_ref()),
         message_chars,
         elapsed_ms = started.elapsed().as_millis() as u64,
         "chat answered"
     );
-    Ok(answer)
+    let details = AuditDetails {
+        session_id: Some(answer.session_id.clone()),
+        question: Some(question),
+        intent: Some(kind),
+        resolved_query: answer.query.clone(),
+        sql: answer.sql.clone(),
+        row_count: answer.rows.as_ref().map(|rows| rows.len() as u64),
+        outcome: None,
+    };
+    Ok((answer, details))
+}
+
+/// Refuses a session that belongs to another user, in memory or in the
+/// store, before a streamed answer starts.
+pub(super) async fn check_owner(state: &AppState, prepared: &Prepared) -> Result<(), ApiError> {
+    let owner = state
+        .conversation(&prepared.session_id)
+        .lock_owned()
+        .await
+        .owner
+        .clone();
+    let owner = match owner {
+        Some(owner) => Some(owner),
+        None => {
+            let store = std::sync::Arc::clone(state.store());
+            let session_id = prepared.session_id.clone();
+            tokio::task::spawn_blocking(move || store.load_conversation(&session_id))
+                .await
+                .map_err(|error| ApiError::Internal(format!("the store task failed: {error}")))?
+                .map_err(|error| {
+                    ApiError::Internal(format!("cannot read the conversation: {error}"))
+                })?
+                .map(|stored| stored.user)
+        }
+    };
+    match owner {
+        Some(owner) if owner != prepared.principal.user => Err(session_of_another_user()),
+        _ => Ok(()),
+    }
+}
+
+fn session_of_another_user() -> ApiError {
+    ApiError::Forbidden(
+        "这个会话属于其他用户，请开始新对话 / this conversation belongs to another user: start a new one"
+            .to_owned(),
+    )
 }
 
 /// Runs the assistant on one chat message and returns its answer as JSON.
 pub async fn chat(State(state): State<AppState>, request: Request) -> Result<Response, ApiError> {
     let prepared = prepare(&state, request).await?;
-    let answer = answer(&state, prepared, |_| {}).await?;
+    let (answer, details) = answer(&state, prepared, |_| {}).await?;
     let json = serde_json::to_string(&answer)
         .map_err(|error| ApiError::Internal(format!("cannot serialize the answer: {error}")))?;
-    Ok((StatusCode::OK, [(CONTENT_TYPE, "application/json")], json).into_response())
+    let mut response = (StatusCode::OK, [(CONTENT_TYPE, "application/json")], json).into_response();
+    response.extensions_mut().insert(details);
+    Ok(response)
 }
 
 /// Returns the trimmed message, or the error that rejects it: empty,

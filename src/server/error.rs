@@ -37,6 +37,21 @@ pub enum ApiError {
         "这个结果已不在服务器上，请重新提问后再下载 / this answer is no longer kept: ask again, then download"
     )]
     AnswerNotKept,
+    #[error(
+        "需要登录：请在 Authorization 头中提供有效的令牌 / a valid token is needed: send `Authorization: Bearer <token>`"
+    )]
+    Unauthorized,
+    #[error("没有权限 / forbidden: {0}")]
+    Forbidden(String),
+    #[error(
+        "请求过于频繁，请 {} 秒后再试 / too many requests: try again in {} s",
+        .retry_after.as_secs().max(1),
+        .retry_after.as_secs().max(1)
+    )]
+    RateLimited { retry_after: std::time::Duration },
+    /// SQL the guard refused or that failed; the text says why.
+    #[error("{message}")]
+    Sql { code: &'static str, message: String },
     #[error("服务正在启动，请稍后再试 / the server is starting, try again shortly")]
     NotReady,
     #[error("接口不存在 / not found: no endpoint at `{0}`")]
@@ -61,6 +76,10 @@ impl ApiError {
             ApiError::NotReady => (StatusCode::SERVICE_UNAVAILABLE, "not_ready"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::AnswerNotKept => (StatusCode::NOT_FOUND, "answer_not_kept"),
+            ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            ApiError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+            ApiError::Sql { code, .. } => (StatusCode::BAD_REQUEST, code),
             ApiError::MethodNotAllowed { .. } => {
                 (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed")
             }
@@ -114,7 +133,25 @@ impl IntoResponse for ApiError {
         let json = serde_json::to_string(&body).unwrap_or_else(|_| {
             format!(r#"{{"error":{{"code":"{code}","message":"{INTERNAL_MESSAGE}"}}}}"#)
         });
-        (status, [(CONTENT_TYPE, "application/json")], json).into_response()
+        let mut response = (status, [(CONTENT_TYPE, "application/json")], json).into_response();
+        match &self {
+            ApiError::Unauthorized => {
+                response.headers_mut().insert(
+                    axum::http::header::WWW_AUTHENTICATE,
+                    axum::http::HeaderValue::from_static("Bearer"),
+                );
+            }
+            ApiError::RateLimited { retry_after } => {
+                let seconds = retry_after.as_secs().max(1).to_string();
+                if let Ok(value) = axum::http::HeaderValue::from_str(&seconds) {
+                    response
+                        .headers_mut()
+                        .insert(axum::http::header::RETRY_AFTER, value);
+                }
+            }
+            _ => {}
+        }
+        response
     }
 }
 

@@ -21,11 +21,15 @@
 //! Errors are `{"error": {"code": ..., "message": ...}}` with a 4xx or 5xx
 //! status (see [`ApiError`]).
 
+mod admin;
 mod answers;
+mod audit;
+mod auth;
 mod catalog;
 mod chat;
 mod error;
 mod feedback;
+mod reload;
 mod session;
 mod state;
 mod stream;
@@ -47,11 +51,13 @@ use tokio::net::TcpListener;
 
 use crate::assistant::Assistant;
 
+pub use auth::{Access, FAILED_ATTEMPTS_PER_MINUTE, Principal, hash_token};
 pub use catalog::{Catalog, DimensionEntry, MetricEntry};
 pub use chat::{MAX_SESSION_ID_CHARS, check_message, check_session_id, new_session_id};
 pub use error::ApiError;
+pub use reload::Sources;
 pub use session::{Conversation, SessionStore};
-pub use state::AppState;
+pub use state::{AppState, ReloadReport, StateOptions};
 pub use web::WebAssets;
 
 /// The address `wenshu serve` listens on by default: loopback only.
@@ -96,8 +102,12 @@ pub struct ServerConfig {
     pub limits: Limits,
     /// Where the chat page's files come from.
     pub web_assets: WebAssets,
-    /// The file feedback is appended to; without one, feedback is only logged.
-    pub feedback_log: Option<PathBuf>,
+    /// The SQLite file of conversations, feedback and the audit record.
+    pub state_file: PathBuf,
+    /// Tokens, roles and rate limits; disabled by default.
+    pub access: Arc<Access>,
+    /// The row cap, time limit and DuckDB limits of queries.
+    pub query_settings: crate::assistant::QuerySettings,
 }
 
 /// Builds the API's routes over `state`.
@@ -106,19 +116,29 @@ pub struct ServerConfig {
 /// that stops sending in the middle of a body keeps its connection open.
 pub fn router(state: AppState) -> Router {
     let max_body_bytes = state.limits().max_body_bytes;
-    let mut routes = Router::new().route("/", get(web::page));
-    for path in web::asset_paths() {
-        routes = routes.route(&format!("/{path}"), get(web::page));
-    }
-    routes
+    let api = Router::new()
         .route("/api/chat", post(chat::chat))
         .route("/api/chat/stream", post(stream::chat_stream))
         .route("/api/answers/{id}/{file}", get(answers::download))
         .route("/api/feedback", post(feedback::record))
         .route("/api/examples", get(catalog::examples))
-        .route("/api/health", get(catalog::health))
         .route("/api/metrics", get(catalog::metrics))
         .route("/api/faq", get(catalog::faq))
+        .route("/api/sql", post(admin::sql))
+        .route("/api/admin/reload", post(admin::reload))
+        .route("/api/audit", get(admin::audit))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            audit::gate,
+        ));
+    let mut routes = Router::new()
+        .merge(api)
+        .route("/api/health", get(catalog::health))
+        .route("/", get(web::page));
+    for path in web::asset_paths() {
+        routes = routes.route(&format!("/{path}"), get(web::page));
+    }
+    routes
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(max_body_bytes))
@@ -149,11 +169,24 @@ pub async fn run(
     let address = listener
         .local_addr()
         .context("cannot read the listening address")?;
-    let state = AppState::starting_with(
-        config.limits.clone(),
-        config.web_assets.clone(),
-        config.feedback_log.clone(),
-    );
+    let store = crate::store::Store::open(&config.state_file).with_context(|| {
+        format!(
+            "cannot open the state database `{}`",
+            config.state_file.display()
+        )
+    })?;
+    if !config.access.enabled() {
+        tracing::warn!(
+            "authentication is disabled: anyone who can reach {address} sees every figure; \
+             enable [auth] in wenshu.toml before serving other people"
+        );
+    }
+    let state = AppState::new(StateOptions {
+        limits: config.limits.clone(),
+        web_assets: config.web_assets.clone(),
+        access: Arc::clone(&config.access),
+        store: Arc::new(store),
+    });
     let (load_failed, load_failure) = tokio::sync::oneshot::channel::<()>();
 
     let stop = async move {
@@ -163,7 +196,8 @@ pub async fn run(
             Ok(()) = load_failure => {}
         }
     };
-    let server = axum::serve(listener, router(state.clone())).with_graceful_shutdown(stop);
+    let app = router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    let server = axum::serve(listener, app).with_graceful_shutdown(stop);
     let server = tokio::spawn(server.into_future());
     tracing::info!(%address, "listening; loading the semantic layer and the warehouse");
 
@@ -185,20 +219,29 @@ async fn load(state: AppState, config: ServerConfig) -> anyhow::Result<()> {
     let started = Instant::now();
     let watched = state.clone();
     let loading = tokio::task::spawn_blocking(move || -> anyhow::Result<NaiveDate> {
-        let mut assistant = Assistant::open(&config.semantic_layer, &config.warehouse)
-            .with_context(|| {
-                format!(
-                    "cannot start the assistant with semantic layer `{}` and warehouse `{}`",
-                    config.semantic_layer.display(),
-                    config.warehouse.display()
-                )
-            })?;
+        let mut assistant = Assistant::open_with(
+            &config.semantic_layer,
+            &config.warehouse,
+            config.query_settings.clone(),
+        )
+        .with_context(|| {
+            format!(
+                "cannot start the assistant with semantic layer `{}` and warehouse `{}`",
+                config.semantic_layer.display(),
+                config.warehouse.display()
+            )
+        })?;
         if let Some(folder) = &config.knowledge_base {
             assistant = assistant.with_knowledge_base_dir(folder).with_context(|| {
                 format!("cannot load the knowledge base `{}`", folder.display())
             })?;
         }
         let reference_date = assistant.reference_date();
+        state.set_sources(Sources {
+            semantic_layer: config.semantic_layer.clone(),
+            warehouse: config.warehouse.clone(),
+            settings: config.query_settings.clone(),
+        });
         state.mark_ready(Arc::new(assistant));
         Ok(reference_date)
     });
@@ -209,32 +252,8 @@ async fn load(state: AppState, config: ServerConfig) -> anyhow::Result<()> {
         elapsed_ms = started.elapsed().as_millis() as u64,
         "ready"
     );
-    tokio::spawn(watch_knowledge_base(watched));
+    tokio::spawn(reload::watch(watched));
     Ok(())
-}
-
-/// How often the knowledge-base folder is checked for edited entries.
-const KNOWLEDGE_BASE_CHECK_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
-
-/// Reloads the knowledge base when its files change. Searches keep using
-/// the previous index until the new one is complete, and a folder with a
-/// broken entry keeps the previous index in use.
-async fn watch_knowledge_base(state: AppState) {
-    let mut ticker = tokio::time::interval(KNOWLEDGE_BASE_CHECK_INTERVAL);
-    loop {
-        ticker.tick().await;
-        let Some(assistant) = state.assistant() else {
-            continue;
-        };
-        match tokio::task::spawn_blocking(move || assistant.reload_knowledge_base()).await {
-            Ok(Ok(true)) => tracing::info!("knowledge base reloaded"),
-            Ok(Ok(false)) => {}
-            Ok(Err(error)) => {
-                tracing::warn!(%error, "knowledge base not reloaded; the previous entries stay in use")
-            }
-            Err(error) => tracing::error!(%error, "knowledge-base reload task failed"),
-        }
-    }
 }
 
 /// Completes on Ctrl-C or, on Unix, SIGTERM.

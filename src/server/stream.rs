@@ -20,7 +20,8 @@ use tokio::sync::mpsc;
 use crate::assistant::Stage;
 use crate::understanding::interpret::is_english;
 
-use super::chat::{answer, prepare};
+use super::audit::{self, AuditDetails, AuditedByHandler};
+use super::chat::{answer, check_owner, prepare};
 use super::error::ApiError;
 use super::state::AppState;
 
@@ -32,7 +33,10 @@ pub async fn chat_stream(
     request: Request,
 ) -> Result<Response, ApiError> {
     let prepared = prepare(&state, request).await?;
+    check_owner(&state, &prepared).await?;
     let english = is_english(&prepared.message);
+    let principal = prepared.principal.clone();
+    let started = prepared.started;
     let (sender, receiver) = mpsc::channel::<Event>(EVENT_BUFFER);
 
     let stage_sender = sender.clone();
@@ -43,10 +47,32 @@ pub async fn chat_stream(
             // remembered by the conversation.
             let _ = stage_sender.blocking_send(stage_event(stage, english));
         };
-        let event = match answer(&state, prepared, progress).await {
-            Ok(answered) => Event::default().event("answer").json_data(&answered),
-            Err(error) => Event::default().event("error").json_data(error.body()),
+        let (event, status, outcome, details) = match answer(&state, prepared, progress).await {
+            Ok((answered, details)) => (
+                Event::default().event("answer").json_data(&answered),
+                200,
+                "ok".to_owned(),
+                details,
+            ),
+            Err(error) => {
+                let (status, code) = error.status_and_code();
+                (
+                    Event::default().event("error").json_data(error.body()),
+                    status.as_u16(),
+                    code.to_owned(),
+                    AuditDetails::default(),
+                )
+            }
         };
+        let record = audit::record(
+            &principal,
+            "POST /api/chat/stream",
+            started,
+            status,
+            outcome,
+            details,
+        );
+        audit::write(&state, record).await;
         let event = event.unwrap_or_else(|error| {
             tracing::error!(%error, "cannot serialize a streamed answer");
             Event::default()
@@ -59,6 +85,7 @@ pub async fn chat_stream(
     let mut response = Sse::new(Events(receiver))
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(10)))
         .into_response();
+    response.extensions_mut().insert(AuditedByHandler);
     // Event streams are always UTF-8; saying so keeps clients that guess a
     // charset from reading the Chinese text as Latin-1.
     response.headers_mut().insert(

@@ -528,10 +528,26 @@ fn is_refused(text: &str) -> bool {
         "grant ",
         "; --",
     ];
+    // 把余额改成 0 sets data to a value; 改成日均存款 switches the metric.
+    let change = ["改成", "改为", "设为", "设置为", "调成", "置为"];
+    let compact: String = text
+        .chars()
+        .filter(|character| !character.is_whitespace())
+        .collect();
+    let sets_a_value = change.iter().any(|word| {
+        compact.match_indices(word).any(|(at, _)| {
+            compact[at + word.len()..]
+                .chars()
+                .next()
+                .is_some_and(|next| next.is_ascii_digit() || "零〇空负-".contains(next))
+        })
+    });
+    let changes_data = sets_a_value || compact.contains("清零") || compact.contains("置零");
     let sql = (text.contains("select ") && text.contains(" from ")) || text.contains("drop table");
-    chinese.iter().any(|word| text.contains(word))
+    chinese.iter().any(|word| compact.contains(word))
         || english.iter().any(|word| text.contains(word))
         || sql
+        || changes_data
 }
 
 fn is_glossary(text: &str) -> bool {

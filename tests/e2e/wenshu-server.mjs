@@ -1,7 +1,7 @@
 // Starts a Wenshu server and a headless Chromium for the browser tests and
 // the screenshot script. The server binds to 127.0.0.1 only.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { homedir, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -37,9 +37,12 @@ const sleep = (ms) => new Promise((done) => setTimeout(done, ms));
  * Starts `wenshu serve` from the repository root on a free loopback port and
  * waits until /api/health returns 200. With $WENSHU_WEB_DIR set, the page is
  * served from that folder instead of the copy built into the binary.
+ * `extraArgs` go after the other arguments, such as ['--config', file].
+ * Without a `--config` there, an empty settings file is passed, so that a
+ * developer's own wenshu.toml in the repository root does not apply.
  * Returns {origin, stop, output}.
  */
-export async function startServer() {
+export async function startServer({ extraArgs = [] } = {}) {
   const binary = wenshuBinary();
   if (!existsSync(binary)) {
     throw new Error(`Wenshu server binary not found at ${binary}: build it with `
@@ -48,8 +51,14 @@ export async function startServer() {
   const port = await freePort();
   const origin = `http://127.0.0.1:${port}`;
   const scratch = mkdtempSync(join(tmpdir(), 'wenshu-e2e-'));
-  const args = ['serve', '--bind', `127.0.0.1:${port}`, '--feedback-log', join(scratch, 'feedback.jsonl')];
+  const args = ['serve', '--bind', `127.0.0.1:${port}`, '--state', join(scratch, 'wenshu.sqlite')];
   if (process.env.WENSHU_WEB_DIR) args.push('--web-dir', process.env.WENSHU_WEB_DIR);
+  if (!extraArgs.includes('--config')) {
+    const emptyConfig = join(scratch, 'wenshu.toml');
+    writeFileSync(emptyConfig, '');
+    args.push('--config', emptyConfig);
+  }
+  args.push(...extraArgs);
 
   const child = spawn(binary, args, { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   const output = [];
