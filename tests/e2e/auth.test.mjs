@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 
-import { launchBrowser, startServer } from './wenshu-server.mjs';
+import { chatAnswerOf, launchBrowser, startServer } from './wenshu-server.mjs';
 
 const ANSWER_TIMEOUT_MS = 30_000;
 // An account manager of the demo warehouse (data/demo.duckdb, generated with
@@ -62,29 +62,9 @@ ${extra}`);
   return path;
 }
 
-/** Parses a text/event-stream body and returns the data of its `answer` event, or null. */
-function answerFromEventStream(body) {
-  for (const block of body.split(/\r?\n\r?\n/)) {
-    let name = 'message';
-    const data = [];
-    for (const line of block.split(/\r?\n/)) {
-      if (line.startsWith('event:')) name = line.slice(6).trim();
-      else if (line.startsWith('data:')) data.push(line.slice(5).replace(/^ /, ''));
-    }
-    if (name === 'answer' && data.length > 0) return JSON.parse(data.join('\n'));
-  }
-  return null;
-}
-
 async function recordAnswer(response) {
-  const path = new URL(response.url()).pathname;
-  if (response.request().method() !== 'POST' || (path !== '/api/chat' && path !== '/api/chat/stream')) return;
-  if (!response.ok()) return;
-  const question = JSON.parse(response.request().postData() || '{}').message;
-  const contentType = response.headers()['content-type'] || '';
-  const body = await response.text();
-  const answer = contentType.startsWith('text/event-stream') ? answerFromEventStream(body) : JSON.parse(body);
-  if (answer) answers.set(`${currentUser}:${question}`, answer);
+  const recorded = await chatAnswerOf(response);
+  if (recorded) answers.set(`${currentUser}:${recorded.question}`, recorded.answer);
 }
 
 async function answerFor(user, question) {

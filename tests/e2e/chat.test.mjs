@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { after, before, test } from 'node:test';
 
-import { launchBrowser, startServer } from './wenshu-server.mjs';
+import { chatAnswerOf, launchBrowser, startServer } from './wenshu-server.mjs';
 
 const ANSWER_TIMEOUT_MS = 30_000;
 
@@ -25,34 +25,10 @@ const expectedConsoleErrors = [];
 // The answer JSON of each question, as the page received it, by question.
 const answers = new Map();
 
-/** Parses a text/event-stream body and returns the data of its `answer` event, or null. */
-function answerFromEventStream(body) {
-  for (const block of body.split(/\r?\n\r?\n/)) {
-    let name = 'message';
-    const data = [];
-    for (const line of block.split(/\r?\n/)) {
-      if (line.startsWith('event:')) name = line.slice(6).trim();
-      else if (line.startsWith('data:')) data.push(line.slice(5).replace(/^ /, ''));
-    }
-    if (name === 'answer' && data.length > 0) return JSON.parse(data.join('\n'));
-  }
-  return null;
-}
-
 /** Records the answer JSON from a /api/chat or /api/chat/stream response of the page. */
 async function recordAnswer(response) {
-  const path = new URL(response.url()).pathname;
-  if (response.request().method() !== 'POST' || (path !== '/api/chat' && path !== '/api/chat/stream')) return;
-  if (!response.ok()) return;
-  const question = JSON.parse(response.request().postData() || '{}').message;
-  const contentType = response.headers()['content-type'] || '';
-  const body = await response.text();
-  if (contentType.startsWith('text/event-stream')) {
-    // Without a charset, Chromium decodes an event stream as windows-1252.
-    assert.match(contentType, /charset=utf-8/i);
-  }
-  const answer = contentType.startsWith('text/event-stream') ? answerFromEventStream(body) : JSON.parse(body);
-  if (answer) answers.set(question, answer);
+  const recorded = await chatAnswerOf(response);
+  if (recorded) answers.set(recorded.question, recorded.answer);
 }
 
 /** Returns the answer JSON the page received for `question`, waiting briefly for its response body. */

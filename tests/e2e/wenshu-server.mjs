@@ -108,3 +108,38 @@ export async function launchBrowser() {
       '--disable-component-update', '--disable-sync'],
   });
 }
+
+/** Parses a text/event-stream body and returns the data of its `answer` event, or null. */
+function answerFromEventStream(body) {
+  for (const block of body.split(/\r?\n\r?\n/)) {
+    let name = 'message';
+    const data = [];
+    for (const line of block.split(/\r?\n/)) {
+      if (line.startsWith('event:')) name = line.slice(6).trim();
+      else if (line.startsWith('data:')) data.push(line.slice(5).replace(/^ /, ''));
+    }
+    if (name === 'answer' && data.length > 0) return JSON.parse(data.join('\n'));
+  }
+  return null;
+}
+
+/**
+ * Returns {question, answer} for a successful /api/chat or /api/chat/stream
+ * response the page received, or null for any other response. Throws when an
+ * event stream does not say it is UTF-8: without a charset, Chromium decodes
+ * it as windows-1252.
+ */
+export async function chatAnswerOf(response) {
+  const path = new URL(response.url()).pathname;
+  if (response.request().method() !== 'POST' || (path !== '/api/chat' && path !== '/api/chat/stream')) return null;
+  if (!response.ok()) return null;
+  const question = JSON.parse(response.request().postData() || '{}').message;
+  const contentType = response.headers()['content-type'] || '';
+  const body = await response.text();
+  const stream = contentType.startsWith('text/event-stream');
+  if (stream && !/charset=utf-8/i.test(contentType)) {
+    throw new Error(`event stream without charset=utf-8: ${contentType}`);
+  }
+  const answer = stream ? answerFromEventStream(body) : JSON.parse(body);
+  return answer ? { question, answer } : null;
+}
