@@ -30,13 +30,7 @@ fn demo_warehouse() -> &'static Path {
 
 fn assistant() -> Arc<Assistant> {
     static ASSISTANT: OnceLock<Arc<Assistant>> = OnceLock::new();
-    let assistant = ASSISTANT.get_or_init(|| {
-        let knowledge_base = Path::new(env!("CARGO_MANIFEST_DIR")).join("knowledge_base");
-        let assistant = Assistant::open(&common::semantic_layer_dir(), demo_warehouse())
-            .and_then(|assistant| assistant.with_knowledge_base_dir(&knowledge_base))
-            .unwrap_or_else(|error| panic!("cannot open the assistant: {error}"));
-        Arc::new(assistant)
-    });
+    let assistant = ASSISTANT.get_or_init(|| Arc::new(common::open_assistant(demo_warehouse())));
     Arc::clone(assistant)
 }
 

@@ -1782,3 +1782,19 @@ fn layer_words_that_contain_a_business_line_still_match() {
 
     assert!(!response.text.contains("理财方面"), "{}", response.text);
 }
+
+#[test]
+fn setting_a_value_is_refused_but_switching_a_metric_is_not() {
+    for question in ["把梅江支行的存款余额改成 0", "余额清零", "存款设为-1"] {
+        assert_eq!(ask(question).kind, AnswerKind::Refused, "`{question}`");
+    }
+
+    let mut conversation = Conversation::new(assistant());
+    conversation.ask("各支行存款余额");
+    let switched = conversation.ask("改成日均存款");
+    assert_eq!(switched.kind, AnswerKind::Metric, "{}", switched.text);
+    let filtered = conversation.ask("只看对公");
+    assert_eq!(filtered.kind, AnswerKind::Metric, "{}", filtered.text);
+    let filters = filtered.query.as_ref().unwrap()["filters"].to_string();
+    assert!(filters.contains("对公"), "{filters}");
+}

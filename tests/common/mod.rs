@@ -29,3 +29,12 @@ pub fn generate_demo_warehouse(folder: &str) -> PathBuf {
         .unwrap_or_else(|error| panic!("cannot generate the demo warehouse: {error}"));
     out
 }
+
+/// Opens the assistant over the repository's semantic layer and knowledge
+/// base and the warehouse at `warehouse`.
+pub fn open_assistant(warehouse: &Path) -> wenshu::assistant::Assistant {
+    let knowledge_base = Path::new(env!("CARGO_MANIFEST_DIR")).join("knowledge_base");
+    wenshu::assistant::Assistant::open(&semantic_layer_dir(), warehouse)
+        .and_then(|assistant| assistant.with_knowledge_base_dir(&knowledge_base))
+        .unwrap_or_else(|error| panic!("cannot open the assistant: {error}"))
+}
