@@ -25,6 +25,22 @@ pub struct Config {
     pub auth: AuthSection,
     #[serde(default)]
     pub limits: LimitsSection,
+    #[serde(default)]
+    pub llm: LlmSection,
+}
+
+/// The optional language model. The key is read from `OPENAI_API_KEY`
+/// only, never from this file.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LlmSection {
+    /// `rules` (default), `hybrid` or `llm`.
+    pub mode: Option<String>,
+    /// The OpenAI-compatible endpoint, such as "http://127.0.0.1:8000/v1".
+    pub base_url: Option<String>,
+    pub model: Option<String>,
+    /// Seconds one call may take, retries included (default 20).
+    pub timeout_seconds: Option<u64>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -217,6 +233,9 @@ impl Config {
                 "auth.enabled is true but auth.tokens is empty, so no request could be served"
                     .to_owned(),
             );
+        }
+        if let Some(mode) = &self.llm.mode {
+            crate::llm::LlmMode::parse(mode).map_err(|error| format!("llm.mode: {error}"))?;
         }
         if let Some(scope) = &self.auth.account_manager_scope {
             for (entity, query) in scope {

@@ -27,6 +27,7 @@ pub mod conformance;
 pub mod demo;
 pub mod faq;
 pub mod guard;
+pub mod llm;
 pub mod semantic;
 pub mod server;
 pub mod store;

@@ -567,6 +567,7 @@ fn serve_on_loopback_port() {
         state_file: state_folder.path().join("wenshu.sqlite"),
         access: std::sync::Arc::new(wenshu::server::Access::default()),
         query_settings: wenshu::assistant::QuerySettings::default(),
+        llm: wenshu::llm::LlmSettings::default(),
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = runtime.spawn(run(listener, config, async {

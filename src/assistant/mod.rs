@@ -141,6 +141,7 @@ pub struct Assistant {
     knowledge_base: Option<Arc<dyn KnowledgeBase>>,
     guard: crate::guard::SqlGuard,
     settings: QuerySettings,
+    llm: Option<(Arc<crate::llm::LlmClient>, crate::llm::LlmMode)>,
 }
 
 impl Assistant {
@@ -172,6 +173,7 @@ impl Assistant {
             knowledge_base: None,
             guard,
             settings,
+            llm: None,
         })
     }
 
@@ -335,9 +337,14 @@ impl Assistant {
             state.questions.remove(0);
         }
 
-        let (normalized, interpretation) = self.read(question);
+        let (normalized, mut interpretation) = self.read(question);
+        let model_reading = self.model_reading(state, question, &interpretation);
+        if let Some((reading, reread)) = &model_reading {
+            tracing::debug!(session = session_id, %reading, "the model's reading is used");
+            interpretation = reread.clone();
+        }
         let english = interpretation.english;
-        let response = match interpretation.intent {
+        let mut response = match interpretation.intent {
             Intent::Refused => {
                 ChatResponse::text_only(session_id, AnswerKind::Refused, refusal_text(english))
             }
@@ -382,10 +389,131 @@ impl Assistant {
             }
             Intent::Metric => self.metric_answer(session_id, state, interpretation, progress),
         };
+        if let Some((reading, _)) = model_reading
+            && response.kind == AnswerKind::Metric
+            && response.rewritten.is_none()
+        {
+            response.rewritten = Some(reading);
+        }
         tracing::debug!(session = session_id, kind = ?response.kind, "answered");
         response
     }
+
+    /// Routes questions to a language model as `mode` says.
+    pub fn with_llm(
+        mut self,
+        client: Arc<crate::llm::LlmClient>,
+        mode: crate::llm::LlmMode,
+    ) -> Assistant {
+        self.llm = (mode != crate::llm::LlmMode::Rules).then_some((client, mode));
+        self
+    }
+
+    /// The language model and its mode, when one is configured.
+    pub fn llm(&self) -> Option<(Arc<crate::llm::LlmClient>, crate::llm::LlmMode)> {
+        self.llm.clone()
+    }
+
+    /// True when the mode says to ask the model about this reading: in
+    /// `llm` mode always, in `hybrid` mode when the rules are not
+    /// confident (they ask back, found nothing, or left much of the
+    /// question unread). Refusals are never sent to the model.
+    fn asks_model(
+        &self,
+        mode: crate::llm::LlmMode,
+        question: &str,
+        interpretation: &Interpretation,
+    ) -> bool {
+        use crate::llm::LlmMode;
+
+        match (mode, interpretation.intent) {
+            (LlmMode::Rules, _) | (_, Intent::Refused | Intent::Glossary) => false,
+            (LlmMode::Llm, _) => true,
+            (LlmMode::Hybrid, Intent::Clarify) => true,
+            (LlmMode::Hybrid, Intent::Faq) => false,
+            // A question the knowledge base clearly answers needs no model.
+            (LlmMode::Hybrid, Intent::Fallback) => !self
+                .knowledge_base
+                .as_ref()
+                .is_some_and(|knowledge_base| knowledge_base.search(question, 2).confident),
+            (LlmMode::Hybrid, Intent::Metric) => {
+                interpretation.unmatched > UNSURE_UNMATCHED && interpretation.metrics.is_empty()
+            }
+        }
+    }
+
+    /// Asks the model to read the question, when the mode says to, and
+    /// returns its reading as a question in the layer's words with the
+    /// rules' reading of that question. None when there is no model, the
+    /// call failed, or the reply did not pass the checks (after one repair
+    /// round): the rules' own reading then stands.
+    fn model_reading(
+        &self,
+        state: &ConversationState,
+        question: &str,
+        interpretation: &Interpretation,
+    ) -> Option<(String, Interpretation)> {
+        let (client, mode) = self.llm.as_ref()?;
+        if state.replaying || !self.asks_model(*mode, question, interpretation) {
+            return None;
+        }
+        let Ok(handle) = tokio::runtime::Handle::try_current() else {
+            tracing::warn!("no async runtime; the language model is not asked");
+            return None;
+        };
+        let history = &state.questions[..state.questions.len().saturating_sub(1)];
+        let mut messages = crate::llm::parse_messages(
+            &self.layer,
+            &self.lexicon,
+            &self.time_context.reference.to_string(),
+            history,
+            question,
+        );
+        for round in 0..2 {
+            let reply = handle.block_on(client.complete_json(
+                "parse_question",
+                messages.clone(),
+                crate::llm::query::schema(),
+            ));
+            let text = match reply {
+                Ok((text, _)) => text,
+                Err(error) => {
+                    tracing::info!(%error, "no reading from the model; the rules answer");
+                    return None;
+                }
+            };
+            let checked = crate::llm::query::parse_reply(&text)
+                .and_then(|query| query.check(&self.layer, &self.lexicon, &self.time_context));
+            let rejection = match checked {
+                Ok(reading) => {
+                    let (_, reread) = self.read(&reading);
+                    if reread.intent == Intent::Metric && !reread.metrics.is_empty() {
+                        return Some((reading, reread));
+                    }
+                    tracing::info!(%reading, "the rules do not read the model's reading as a metric question");
+                    return None;
+                }
+                Err(crate::llm::query::Rejection::NotAMetricQuestion) => return None,
+                Err(rejection) => rejection,
+            };
+            tracing::info!(round, %rejection, "the model's reply was rejected");
+            if round == 0 {
+                messages.push(serde_json::json!({"role": "assistant", "content": text}));
+                messages.push(serde_json::json!({
+                    "role": "user",
+                    "content": format!(
+                        "上面的 JSON 不可用：{rejection}。请只使用列出的指标、维度和取值，重新输出一个 JSON 对象。"
+                    ),
+                }));
+            }
+        }
+        None
+    }
 }
+
+/// Characters left unread above which the rules are not sure of a
+/// question that matched no metric.
+const UNSURE_UNMATCHED: usize = 4;
 
 /// A raw SQL statement that was not run, or failed.
 #[derive(Debug, thiserror::Error)]

@@ -16,6 +16,7 @@ use wenshu::assistant::QuerySettings;
 use wenshu::assistant::{Assistant, ConversationState};
 use wenshu::compiler::{CompileOptions, MetricQuery, OrderBy, compile};
 use wenshu::config::Config;
+use wenshu::llm::{LlmMode, LlmSettings};
 use wenshu::semantic::{self, check_warehouse};
 use wenshu::server::{self, Limits, ServerConfig, WebAssets};
 use wenshu::warehouse::Warehouse;
@@ -122,6 +123,18 @@ enum Command {
         /// (default: data/wenshu.sqlite).
         #[arg(long)]
         state: Option<PathBuf>,
+        /// When to ask a language model: rules (never, the default), hybrid
+        /// (when the rules are not sure) or llm (always).
+        #[arg(long = "llm-mode")]
+        llm_mode: Option<String>,
+        /// The OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1
+        /// (vLLM) or http://127.0.0.1:11434/v1 (Ollama). The key, if any,
+        /// comes from OPENAI_API_KEY.
+        #[arg(long = "llm-base-url")]
+        llm_base_url: Option<String>,
+        /// The model name the endpoint serves.
+        #[arg(long = "llm-model")]
+        llm_model: Option<String>,
     },
     /// Create an access token for wenshu.toml.
     Token {
@@ -251,6 +264,9 @@ pub fn run(arguments: Arguments) -> anyhow::Result<ExitCode> {
             bind,
             web_dir,
             state,
+            llm_mode,
+            llm_base_url,
+            llm_model,
         } => run_serve(ServeFlags {
             config,
             warehouse,
@@ -258,6 +274,9 @@ pub fn run(arguments: Arguments) -> anyhow::Result<ExitCode> {
             bind,
             web_dir,
             state,
+            llm_mode,
+            llm_base_url,
+            llm_model,
         }),
         Command::Token {
             action: TokenAction::New,
@@ -432,6 +451,48 @@ struct ServeFlags {
     bind: Option<SocketAddr>,
     web_dir: Option<PathBuf>,
     state: Option<PathBuf>,
+    llm_mode: Option<String>,
+    llm_base_url: Option<String>,
+    llm_model: Option<String>,
+}
+
+/// Resolves the language-model settings: flags, then the environment, then
+/// the settings file, then the defaults (`rules`).
+fn llm_settings(flags: &ServeFlags, config: &Config) -> anyhow::Result<LlmSettings> {
+    let env = |name: &str| {
+        std::env::var(name)
+            .ok()
+            .filter(|value| !value.trim().is_empty())
+    };
+    let mode = flags
+        .llm_mode
+        .clone()
+        .or_else(|| env("WENSHU_LLM_MODE"))
+        .or(config.llm.mode.clone());
+    let defaults = LlmSettings::default();
+    let settings = LlmSettings {
+        mode: match mode {
+            Some(text) => LlmMode::parse(&text).map_err(anyhow::Error::msg)?,
+            None => LlmMode::Rules,
+        },
+        base_url: flags
+            .llm_base_url
+            .clone()
+            .or_else(|| env("WENSHU_LLM_BASE_URL"))
+            .or(config.llm.base_url.clone()),
+        model: flags
+            .llm_model
+            .clone()
+            .or_else(|| env("WENSHU_LLM_MODEL"))
+            .or(config.llm.model.clone()),
+        api_key: env("OPENAI_API_KEY"),
+        timeout: config
+            .llm
+            .timeout_seconds
+            .map_or(defaults.timeout, std::time::Duration::from_secs),
+    };
+    settings.check().map_err(anyhow::Error::msg)?;
+    Ok(settings)
 }
 
 fn run_serve(flags: ServeFlags) -> anyhow::Result<ExitCode> {
@@ -440,6 +501,7 @@ fn run_serve(flags: ServeFlags) -> anyhow::Result<ExitCode> {
         None if Path::new(DEFAULT_CONFIG).exists() => Config::load(Path::new(DEFAULT_CONFIG))?,
         None => Config::default(),
     };
+    let llm = llm_settings(&flags, &config)?;
     let web_dir = flags.web_dir.or(config.server.web_dir.clone());
     let web_assets = match web_dir {
         Some(folder) => {
@@ -509,6 +571,7 @@ fn run_serve(flags: ServeFlags) -> anyhow::Result<ExitCode> {
             .unwrap_or_else(|| PathBuf::from(DEFAULT_STATE)),
         access: std::sync::Arc::new(access),
         query_settings,
+        llm,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -108,6 +108,8 @@ pub struct ServerConfig {
     pub access: Arc<Access>,
     /// The row cap, time limit and DuckDB limits of queries.
     pub query_settings: crate::assistant::QuerySettings,
+    /// The optional language model; `rules` mode by default.
+    pub llm: crate::llm::LlmSettings,
 }
 
 /// Builds the API's routes over `state`.
@@ -181,6 +183,19 @@ pub async fn run(
              enable [auth] in wenshu.toml before serving other people"
         );
     }
+    let llm = match config.llm.mode {
+        crate::llm::LlmMode::Rules => None,
+        mode => {
+            let client = crate::llm::LlmClient::new(&config.llm).map_err(anyhow::Error::msg)?;
+            tracing::info!(
+                mode = mode.name(),
+                model = client.model(),
+                base_url = config.llm.base_url.as_deref().unwrap_or(""),
+                "language model configured"
+            );
+            Some((Arc::new(client), mode))
+        }
+    };
     let state = AppState::new(StateOptions {
         limits: config.limits.clone(),
         web_assets: config.web_assets.clone(),
@@ -201,7 +216,7 @@ pub async fn run(
     let server = tokio::spawn(server.into_future());
     tracing::info!(%address, "listening; loading the semantic layer and the warehouse");
 
-    let loaded = load(state, config).await;
+    let loaded = load(state, config, llm).await;
     if loaded.is_err() {
         let _ = load_failed.send(());
     }
@@ -215,7 +230,11 @@ pub async fn run(
 }
 
 /// Opens the assistant on the blocking thread pool and marks `state` ready.
-async fn load(state: AppState, config: ServerConfig) -> anyhow::Result<()> {
+async fn load(
+    state: AppState,
+    config: ServerConfig,
+    llm: Option<(Arc<crate::llm::LlmClient>, crate::llm::LlmMode)>,
+) -> anyhow::Result<()> {
     let started = Instant::now();
     let watched = state.clone();
     let loading = tokio::task::spawn_blocking(move || -> anyhow::Result<NaiveDate> {
@@ -235,6 +254,9 @@ async fn load(state: AppState, config: ServerConfig) -> anyhow::Result<()> {
             assistant = assistant.with_knowledge_base_dir(folder).with_context(|| {
                 format!("cannot load the knowledge base `{}`", folder.display())
             })?;
+        }
+        if let Some((client, mode)) = &llm {
+            assistant = assistant.with_llm(Arc::clone(client), *mode);
         }
         let reference_date = assistant.reference_date();
         state.set_sources(Sources {

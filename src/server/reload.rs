@@ -35,9 +35,15 @@ pub async fn reload_now(state: &AppState) -> bool {
             &task_sources.warehouse,
             task_sources.settings.clone(),
         )
-        .map(|assistant| match current.knowledge_base() {
-            Some(knowledge_base) => assistant.with_knowledge_base(knowledge_base),
-            None => assistant,
+        .map(|assistant| {
+            let assistant = match current.knowledge_base() {
+                Some(knowledge_base) => assistant.with_knowledge_base(knowledge_base),
+                None => assistant,
+            };
+            match current.llm() {
+                Some((client, mode)) => assistant.with_llm(client, mode),
+                None => assistant,
+            }
         })
     })
     .await;
