@@ -64,6 +64,9 @@ pub struct WarehouseSection {
     pub query_timeout_seconds: Option<u64>,
     /// The most rows one answer or raw query returns (default 5,000).
     pub max_rows: Option<u64>,
+    /// Connections to the warehouse, so that this many queries run at once
+    /// (default 4).
+    pub connections: Option<usize>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

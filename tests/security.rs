@@ -699,3 +699,49 @@ fn copy_folder(from: &Path, to: &Path) {
         }
     }
 }
+
+#[test]
+fn slow_query_is_stopped_and_holds_up_only_its_connection() {
+    let knowledge_base = Path::new(env!("CARGO_MANIFEST_DIR")).join("knowledge_base");
+    let settings = wenshu::assistant::QuerySettings {
+        timeout: std::time::Duration::from_secs(3),
+        connections: 2,
+        ..wenshu::assistant::QuerySettings::default()
+    };
+    let assistant = Arc::new(
+        Assistant::open_with(&common::semantic_layer_dir(), demo_warehouse(), settings)
+            .and_then(|assistant| assistant.with_knowledge_base_dir(&knowledge_base))
+            .expect("the assistant opens"),
+    );
+    let slow = {
+        let assistant = Arc::clone(&assistant);
+        std::thread::spawn(move || {
+            assistant.run_sql("SELECT count(*) FROM fact_deposit_daily a, fact_deposit_daily b")
+        })
+    };
+    std::thread::sleep(std::time::Duration::from_millis(300));
+
+    let started = std::time::Instant::now();
+    let answer = assistant.respond(
+        "slow-test",
+        &mut wenshu::assistant::ConversationState::default(),
+        "各支行存款余额",
+    );
+    let waited = started.elapsed();
+    let slow = slow.join().expect("the slow query's thread");
+
+    assert_eq!(
+        answer.kind,
+        wenshu::assistant::AnswerKind::Metric,
+        "{}",
+        answer.text
+    );
+    assert!(
+        waited < std::time::Duration::from_secs(2),
+        "waited {waited:?}"
+    );
+    assert!(
+        matches!(slow, Err(wenshu::assistant::SqlError::Timeout(_))),
+        "{slow:?}"
+    );
+}

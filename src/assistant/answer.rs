@@ -12,6 +12,39 @@ use super::{
     ResponseColumn, Stage,
 };
 
+/// Writes a row's key for people: a time bucket by its period (2026-01 for
+/// a month, 2026Q1 for a quarter, 2026 for a year), since the row's value
+/// belongs to the whole period, not to its first day; other values as they
+/// are.
+fn bucket_label(column: &str, value: &Value, english: bool) -> String {
+    let Value::Date(day) = value else {
+        return value.to_string();
+    };
+    use chrono::Datelike;
+    match column.strip_prefix("metric_time__") {
+        Some("month") => day.format("%Y-%m").to_string(),
+        Some("quarter") => format!("{}Q{}", day.year(), (day.month() - 1) / 3 + 1),
+        Some("year") => day.year().to_string(),
+        Some("week") if english => format!("week of {}", day.format("%Y-%m-%d")),
+        Some("week") => format!("{}当周", day.format("%Y-%m-%d")),
+        _ => day.format("%Y-%m-%d").to_string(),
+    }
+}
+
+/// The filters of a question, to name what a figure covers: 日均存款（个人）.
+fn filter_qualifier(interpretation: &Interpretation, english: bool) -> String {
+    let values: Vec<String> = interpretation
+        .filters
+        .iter()
+        .flat_map(|filter| filter.values.iter().map(ToString::to_string))
+        .collect();
+    match (values.is_empty(), english) {
+        (true, _) => String::new(),
+        (false, true) => format!(" ({})", values.join(", ")),
+        (false, false) => format!("（{}）", values.join("、")),
+    }
+}
+
 /// Sorts a breakdown's rows by its first metric, largest first and empty
 /// values last, as its chart and sentence read best.
 fn sort_largest_first(rows: &mut [Vec<Value>], columns: &[crate::compiler::OutputColumn]) {
@@ -325,6 +358,12 @@ impl Assistant {
                 response.columns = Some(Vec::new());
                 response.reference_date = Some(self.time_context.reference.to_string());
                 response.period_text = Some(describe_period(&period, english));
+                // A follow-up (那上个月呢) continues this question, not the one
+                // before it.
+                state.last = Some(Turn {
+                    interpretation: merged,
+                    period: None,
+                });
                 return response;
             }
         };
@@ -446,7 +485,15 @@ impl Assistant {
             ChartKind::None
         };
 
-        let mut text = self.describe_result(&plan, &compiled.columns, &rows, english);
+        let qualifier = filter_qualifier(&merged, english);
+        let mut text = self.describe_result(&plan, &compiled.columns, &rows, &qualifier, english);
+        if state.scope.is_some() {
+            text.push_str(if english {
+                "\nScope: only the accounts you hold a share of."
+            } else {
+                "\n范围：仅含您有业绩分成的账户。"
+            });
+        }
         if truncated {
             text.push_str(&if english {
                 format!("\nOnly the first {max_rows} rows are shown; narrow the question to see the rest.")
@@ -489,7 +536,15 @@ impl Assistant {
             }).collect::<Vec<_>>(),
             "limit": plan.query.limit,
         }));
-        response.headline = self.headline(&compiled.columns, &rows, plan.grain.is_some(), english);
+        response.headline = self
+            .headline(&compiled.columns, &rows, plan.grain.is_some(), english)
+            .map(|mut headline| {
+                headline.label = match headline.label.split_once(" · ") {
+                    Some((name, key)) => format!("{name}{qualifier} · {key}"),
+                    None => format!("{}{qualifier}", headline.label),
+                };
+                headline
+            });
         response.sql = Some(compiled.sql);
         response.columns = Some(columns);
         response.rows = Some(rows);
@@ -541,7 +596,7 @@ impl Assistant {
                 .iter()
                 .enumerate()
                 .filter(|(_, column)| column.kind != OutputKind::Metric)
-                .map(|(index, _)| row[index].to_string())
+                .map(|(index, column)| bucket_label(&column.name, &row[index], english))
                 .collect();
             let label = match (series, english) {
                 (true, _) => format!("{name} · {}", key.join(" ")),
@@ -587,6 +642,7 @@ impl Assistant {
         plan: &plan::Plan,
         columns: &[crate::compiler::OutputColumn],
         rows: &[Vec<Value>],
+        qualifier: &str,
         english: bool,
     ) -> String {
         let period = describe_period(&plan.period, english);
@@ -599,7 +655,7 @@ impl Assistant {
         let Some(metric) = self.layer.metric(&columns[metric_index].name) else {
             return String::new();
         };
-        let name = metric_name(metric, english);
+        let name = format!("{}{qualifier}", metric_name(metric, english));
         if rows.is_empty() {
             return if english {
                 format!("No {name} data for {period}.")
@@ -619,7 +675,7 @@ impl Assistant {
             for (index, column) in columns.iter().enumerate() {
                 if let Some(other) = self.layer.metric(&column.name) {
                     parts.push(format!(
-                        "{}{}{}",
+                        "{}{qualifier}{}{}",
                         metric_name(other, english),
                         if english { " is " } else { "为 " },
                         format_value(&rows[0][index], other.unit, english)
@@ -642,23 +698,28 @@ impl Assistant {
         }
         let label_of = |row: &Vec<Value>| {
             keys.iter()
-                .map(|index| row[*index].to_string())
+                .map(|index| bucket_label(&columns[*index].name, &row[*index], english))
                 .collect::<Vec<_>>()
                 .join(" ")
         };
-        let shown: Vec<String> = rows
+        // A series reads best from its latest periods, a breakdown from its
+        // first (largest) items.
+        let start = if plan.grain.is_some() {
+            rows.len().saturating_sub(5)
+        } else {
+            0
+        };
+        let shown: Vec<String> = rows[start..]
             .iter()
             .take(5)
             .map(|row| format!("{} {}", label_of(row), value_of(row)))
             .collect();
-        let more = if rows.len() > 5 {
-            if english {
-                format!(" and {} more", rows.len() - 5)
-            } else {
-                format!(" 等 {} 项", rows.len())
-            }
-        } else {
-            String::new()
+        let more = match (rows.len() > 5, plan.grain.is_some(), english) {
+            (false, _, _) => String::new(),
+            (true, true, true) => format!(" (the latest 5 of {})", rows.len()),
+            (true, true, false) => format!("（最近 5 期，共 {} 期）", rows.len()),
+            (true, false, true) => format!(" and {} more", rows.len() - 5),
+            (true, false, false) => format!(" 等 {} 项", rows.len()),
         };
         if english {
             format!("{name}, {period}: {}{more}.", shown.join("; "))
@@ -765,5 +826,34 @@ impl Assistant {
             }
         }
         suggestions
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn time_buckets_are_named_by_their_period() {
+        let first = Value::Date("2026-04-01".parse().unwrap());
+
+        assert_eq!(bucket_label("metric_time__month", &first, false), "2026-04");
+        assert_eq!(
+            bucket_label("metric_time__quarter", &first, false),
+            "2026Q2"
+        );
+        assert_eq!(bucket_label("metric_time__year", &first, false), "2026");
+        assert_eq!(
+            bucket_label("metric_time__day", &first, false),
+            "2026-04-01"
+        );
+        assert_eq!(
+            bucket_label(
+                "branch__branch_name",
+                &Value::Text("梅江支行".to_owned()),
+                false
+            ),
+            "梅江支行"
+        );
     }
 }

@@ -87,6 +87,8 @@ pub struct QuerySettings {
     /// A query running longer is interrupted.
     pub timeout: std::time::Duration,
     pub warehouse: crate::warehouse::WarehouseLimits,
+    /// Connections to the warehouse, so that this many queries run at once.
+    pub connections: usize,
 }
 
 impl Default for QuerySettings {
@@ -95,6 +97,7 @@ impl Default for QuerySettings {
             max_rows: 5_000,
             timeout: std::time::Duration::from_secs(30),
             warehouse: crate::warehouse::WarehouseLimits::default(),
+            connections: 4,
         }
     }
 }
@@ -136,7 +139,10 @@ const MAX_REMEMBERED_QUESTIONS: usize = 50;
 pub struct Assistant {
     layer: SemanticLayer,
     lexicon: Lexicon,
-    warehouse: Mutex<Warehouse>,
+    /// Connections to the warehouse; each runs one statement at a time.
+    warehouse: Vec<Mutex<Warehouse>>,
+    /// The connection the next query waits for when all are busy.
+    next_connection: std::sync::atomic::AtomicUsize,
     time_context: TimeContext,
     knowledge_base: Option<Arc<dyn KnowledgeBase>>,
     guard: crate::guard::SqlGuard,
@@ -165,10 +171,16 @@ impl Assistant {
         let lexicon = Lexicon::build(&layer, &warehouse)?;
         // One row over the cap shows whether a result was cut.
         let guard = crate::guard::SqlGuard::new(declared_tables(&layer), settings.max_rows + 1);
+        let mut connections = Vec::with_capacity(settings.connections.max(1));
+        for _ in 1..settings.connections.max(1) {
+            connections.push(Mutex::new(warehouse.try_clone()?));
+        }
+        connections.insert(0, Mutex::new(warehouse));
         Ok(Assistant {
             layer,
             lexicon,
-            warehouse: Mutex::new(warehouse),
+            warehouse: connections,
+            next_connection: std::sync::atomic::AtomicUsize::new(0),
             time_context: TimeContext::new(reference_date).with_data_start(first_day),
             knowledge_base: None,
             guard,
@@ -182,10 +194,7 @@ impl Assistant {
     /// one more than [`QuerySettings::max_rows`] so that a cut shows.
     pub fn run_sql(&self, sql: &str) -> Result<(String, crate::warehouse::Table), SqlError> {
         let guarded = self.guard.check(sql).map_err(SqlError::Rejected)?;
-        let warehouse = self
-            .warehouse
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let warehouse = self.connection();
         let table = warehouse
             .query_with_limit(&guarded.sql, self.settings.timeout)
             .map_err(|error| match error {
@@ -193,6 +202,22 @@ impl Assistant {
                 other => SqlError::Failed(other.to_string()),
             })?;
         Ok((guarded.sql, table))
+    }
+
+    /// Takes a free connection, or waits for the next one in turn when all
+    /// are busy, so that one slow query holds up only its own connection.
+    fn connection(&self) -> std::sync::MutexGuard<'_, Warehouse> {
+        for connection in &self.warehouse {
+            if let Ok(free) = connection.try_lock() {
+                return free;
+            }
+        }
+        let turn = self
+            .next_connection
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.warehouse[turn % self.warehouse.len()]
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// The most rows an answer or a raw query returns.
@@ -343,6 +368,14 @@ impl Assistant {
             tracing::debug!(session = session_id, %reading, "the model's reading is used");
             interpretation = reread.clone();
         }
+        // 什么是日均存款 asks for the definition, 什么是存款保险 for a service.
+        if interpretation.intent == Intent::Metric
+            && asks_what_is(&normalized)
+            && !interpretation.metrics.is_empty()
+            && !asks_beyond_the_layer(&normalized.replace("什么是", " "), &interpretation)
+        {
+            interpretation.intent = Intent::Glossary;
+        }
         let english = interpretation.english;
         let mut response = match interpretation.intent {
             Intent::Refused => {
@@ -369,6 +402,19 @@ impl Assistant {
                     .then(|| self.faq(session_id, question, english))
                     .flatten();
                 service.unwrap_or_else(|| self.out_of_scope(session_id, subject, english))
+            }
+            // 什么是存款保险 names a metric word but asks what something else is.
+            Intent::Metric
+                if asks_what_is(&normalized)
+                    && asks_beyond_the_layer(
+                        &normalized.replace("什么是", " "),
+                        &interpretation,
+                    ) =>
+            {
+                match self.faq(session_id, question, english) {
+                    Some(response) => response,
+                    None => self.metric_answer(session_id, state, interpretation, progress),
+                }
             }
             // Value words with no metric, breakdown or time (大额存单能转让吗,
             // 小程序绑卡) or with how-to words ask how to do something, not
@@ -605,6 +651,14 @@ const FIGURE_WORDS: &[&str] = &[
     "how many",
     "total",
 ];
+
+/// True for 什么是… and …是什么 (what is …), which ask for a definition.
+fn asks_what_is(text: &str) -> bool {
+    let text = text.trim_end_matches(['?', '？', '。', '呢', '啊', '呀']);
+    text.starts_with("什么是")
+        || text.ends_with("是什么")
+        || text.starts_with("what is the definition")
+}
 
 /// True when the question has wording that asks for an amount.
 fn asks_for_figure(text: &str) -> bool {

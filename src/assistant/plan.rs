@@ -35,6 +35,34 @@ pub struct Turn {
     pub period: Option<Period>,
 }
 
+/// Returns `day` when it starts a bucket of `grain`, else the start of the
+/// next bucket.
+fn first_whole_bucket(day: NaiveDate, grain: TimeGrain) -> NaiveDate {
+    use chrono::{Datelike, Months};
+
+    let starts_bucket = match grain {
+        TimeGrain::Day | TimeGrain::Month => return day,
+        TimeGrain::Week => day.weekday() == chrono::Weekday::Mon,
+        TimeGrain::Quarter => day.day() == 1 && (day.month() - 1).is_multiple_of(3),
+        TimeGrain::Year => day.ordinal() == 1,
+    };
+    if starts_bucket {
+        return day;
+    }
+    match grain {
+        TimeGrain::Week => {
+            let days = 7 - i64::from(day.weekday().num_days_from_monday());
+            day + chrono::Duration::days(days)
+        }
+        TimeGrain::Quarter => {
+            let first_month = (day.month() - 1) / 3 * 3 + 1;
+            let quarter_start = NaiveDate::from_ymd_opt(day.year(), first_month, 1).unwrap_or(day);
+            quarter_start + Months::new(3)
+        }
+        _ => NaiveDate::from_ymd_opt(day.year() + 1, 1, 1).unwrap_or(day),
+    }
+}
+
 /// Merges a follow-up with the previous turn. A question that names a
 /// metric and has no follow-up words starts afresh.
 pub fn merge(previous: Option<&Turn>, current: Interpretation) -> (Interpretation, bool) {
@@ -153,6 +181,10 @@ pub fn plan(
         };
         if let Some(series) = Period::rolling(count, unit, context) {
             period = series;
+            // The first bucket is whole: 24 months back from 2026-11 start
+            // in December, so the quarters start with 2025Q1, not with a
+            // quarter of one month.
+            period.start = first_whole_bucket(period.start, grain);
         }
     }
     // An average or a flow asked at the end of a period (2025年末日均) is
@@ -285,5 +317,35 @@ pub fn describe_period(period: &Period, english: bool) -> String {
         )
     } else {
         format!("{} 至 {}", format_day(period.start), format_day(period.end))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn day(text: &str) -> NaiveDate {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn series_start_moves_to_a_whole_bucket() {
+        let cases = [
+            ("2024-12-01", TimeGrain::Quarter, "2025-01-01"),
+            ("2025-01-01", TimeGrain::Quarter, "2025-01-01"),
+            ("2024-11-15", TimeGrain::Quarter, "2025-01-01"),
+            ("2023-12-01", TimeGrain::Year, "2024-01-01"),
+            ("2024-01-01", TimeGrain::Year, "2024-01-01"),
+            ("2026-09-10", TimeGrain::Week, "2026-09-14"),
+            ("2026-09-14", TimeGrain::Week, "2026-09-14"),
+            ("2025-12-01", TimeGrain::Month, "2025-12-01"),
+        ];
+        for (start, grain, expected) in cases {
+            assert_eq!(
+                first_whole_bucket(day(start), grain),
+                day(expected),
+                "{start} {grain:?}"
+            );
+        }
     }
 }

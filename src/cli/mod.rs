@@ -540,6 +540,10 @@ fn run_serve(flags: ServeFlags) -> anyhow::Result<ExitCode> {
             threads: config.warehouse.threads,
             memory_limit: config.warehouse.memory_limit.clone(),
         },
+        connections: config
+            .warehouse
+            .connections
+            .unwrap_or(query_defaults.connections),
     };
     let access = server::Access::new(
         &config.auth,

@@ -50,6 +50,7 @@ pub async fn gate(State(state): State<AppState>, mut request: Request, next: Nex
     let principal = match state.access().authenticate(request.headers()) {
         Ok(principal) => principal,
         Err(error) => {
+            // No role is known for a request without a valid token.
             let unknown = Principal {
                 user: "unknown".to_owned(),
                 ..Principal::anonymous()
@@ -129,10 +130,15 @@ pub fn record(
     outcome: String,
     details: AuditDetails,
 ) -> AuditRecord {
+    let role = if outcome == "unauthorized" || principal.user == "unknown" {
+        "none"
+    } else {
+        principal.role.name()
+    };
     AuditRecord {
         time: chrono::Utc::now(),
         user: principal.user.clone(),
-        role: principal.role.name().to_owned(),
+        role: role.to_owned(),
         endpoint: endpoint.to_owned(),
         session_id: details.session_id,
         question: details.question,

@@ -79,6 +79,9 @@ impl ApiError {
             ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             ApiError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+            ApiError::Sql {
+                code: "timeout", ..
+            } => (StatusCode::GATEWAY_TIMEOUT, "timeout"),
             ApiError::Sql { code, .. } => (StatusCode::BAD_REQUEST, code),
             ApiError::MethodNotAllowed { .. } => {
                 (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed")

@@ -110,7 +110,15 @@ pub async fn page(State(state): State<AppState>, uri: Uri) -> Result<Response, A
     let mut response = (StatusCode::OK, bytes).into_response();
     let headers = response.headers_mut();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static(asset.content_type));
-    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    // The vendored library changes only with a new build; the page's own
+    // files are checked on every load so that an update shows at once.
+    let caching =
+        if asset.path.starts_with("vendor/") && matches!(state.web_assets(), WebAssets::Embedded) {
+            "public, max-age=86400"
+        } else {
+            "no-cache"
+        };
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static(caching));
     headers.insert(
         HeaderName::from_static("x-content-type-options"),
         HeaderValue::from_static("nosniff"),

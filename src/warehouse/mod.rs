@@ -131,6 +131,17 @@ impl Warehouse {
         Ok(Self { connection })
     }
 
+    /// Opens another connection to the same database: it shares the data,
+    /// the read-only mode and the locked configuration, and runs its own
+    /// statements alongside this one's.
+    pub fn try_clone(&self) -> Result<Self> {
+        let connection = self
+            .connection
+            .try_clone()
+            .map_err(|source| WarehouseError::Query { source })?;
+        Ok(Self { connection })
+    }
+
     /// The underlying connection, for code that loads data.
     pub fn connection(&self) -> &Connection {
         &self.connection
@@ -260,6 +271,23 @@ mod tests {
             .unwrap()
             .rows;
         assert_eq!(threads[0][0].to_string(), "1");
+    }
+
+    #[test]
+    fn cloned_connection_stays_locked_down() {
+        let folder = demo_file();
+        let warehouse = Warehouse::open_read_only(&folder.path().join("w.duckdb")).unwrap();
+
+        let clone = warehouse.try_clone().unwrap();
+
+        assert!(clone.execute_batch("DELETE FROM t").is_err());
+        assert!(
+            clone
+                .execute_batch("SET enable_external_access = true")
+                .is_err()
+        );
+        let rows = clone.query("SELECT count(*) FROM t").unwrap().rows;
+        assert_eq!(rows, vec![vec![Value::Int(10)]]);
     }
 
     #[test]
