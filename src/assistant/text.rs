@@ -21,13 +21,14 @@ pub fn format_value(value: &Value, unit: Option<Unit>, english: bool) -> String 
     match unit {
         Some(Unit::Percent) => format!("{number:.2}%"),
         Some(Unit::Count) => group_thousands(number.round()),
+        // English readers count in millions and billions, not in 万 and 亿.
         Some(Unit::Yuan) if english => {
-            if number.abs() >= 1e8 {
-                format!("{:.2} hundred million yuan", number / 1e8)
-            } else if number.abs() >= 1e4 {
-                format!("{:.2} ten thousand yuan", number / 1e4)
+            if number.abs() >= 1e9 {
+                format!("{:.2} billion yuan", number / 1e9)
+            } else if number.abs() >= 1e6 {
+                format!("{:.2} million yuan", number / 1e6)
             } else {
-                format!("{number:.2} yuan")
+                format!("{} yuan", group_thousands(number))
             }
         }
         Some(Unit::Yuan) => {
