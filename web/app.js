@@ -433,11 +433,16 @@
     return String(value);
   }
 
-  /** Formats a headline figure the way the server writes amounts (亿元 / 万元). */
+  /** Formats a headline figure the way the server writes amounts (亿元 / 万元; millions / billions in English). */
   function formatFigure(type, value) {
     if (!isNumber(value)) return String(value);
     if (type === 'money') {
       const magnitude = Math.abs(value);
+      if (window.WenshuI18n.getLanguage() === 'en') {
+        if (magnitude >= 1e9) return t('money.billion', { value: (value / 1e9).toFixed(2) });
+        if (magnitude >= 1e6) return t('money.million', { value: (value / 1e6).toFixed(2) });
+        return t('money.yuan', { value: groupedTwoDecimals.format(value) });
+      }
       if (magnitude >= 1e8) return t('money.hundredMillion', { value: (value / 1e8).toFixed(2) });
       if (magnitude >= 1e4) return t('money.tenThousand', { value: (value / 1e4).toFixed(2) });
       return t('money.yuan', { value: groupedTwoDecimals.format(value) });

@@ -216,6 +216,8 @@
       'period.year_to_date': 'year to date',
       'money.hundredMillion': '{value} hundred million yuan',
       'money.tenThousand': '{value} ten thousand yuan',
+      'money.billion': '{value} billion yuan',
+      'money.million': '{value} million yuan',
       'money.yuan': '{value} yuan',
       'axis.tenThousand': '10k yuan',
       'axis.unit': 'Unit: {unit}',
