@@ -1798,3 +1798,26 @@ fn setting_a_value_is_refused_but_switching_a_metric_is_not() {
     let filters = filtered.query.as_ref().unwrap()["filters"].to_string();
     assert!(filters.contains("对公"), "{filters}");
 }
+
+#[test]
+fn impossible_breakdown_is_explained_in_the_question_s_words() {
+    let response = ask("按客户经理看存款余额");
+
+    assert_eq!(response.kind, AnswerKind::Clarify, "{}", response.text);
+    assert!(
+        response.text.contains("存款余额不能按客户经理拆分"),
+        "{}",
+        response.text
+    );
+    assert!(
+        !response.text.contains("semantic model"),
+        "{}",
+        response.text
+    );
+    assert!(
+        response
+            .candidates
+            .as_ref()
+            .is_some_and(|candidates| !candidates.is_empty())
+    );
+}

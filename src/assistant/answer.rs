@@ -387,11 +387,44 @@ impl Assistant {
         let compiled = match compile(&self.layer, &query, &options) {
             Ok(compiled) => compiled,
             Err(error) => {
+                // The compiler's words are for the log; the person reads what
+                // the question asked for that cannot go together.
                 tracing::warn!(session = session_id, %error, "question did not compile");
-                let text = if english {
-                    format!("I could not turn this question into a query: {error}.")
-                } else {
-                    format!("无法把这个问题转成查询：{error}。请换一种问法，或指定指标和维度。")
+                let metrics: Vec<String> = plan
+                    .query
+                    .metrics
+                    .iter()
+                    .filter_map(|name| self.layer.metric(name))
+                    .map(|metric| metric_name(metric, english))
+                    .collect();
+                let breakdowns: Vec<String> = plan
+                    .query
+                    .group_by
+                    .iter()
+                    .filter(|item| !item.starts_with("metric_time"))
+                    .map(|item| self.column_label(item, english))
+                    .collect();
+                let text = match (&error, english) {
+                    (crate::compiler::CompileError::OutOfScope { .. }, true) => format!(
+                        "{} cannot be limited to the accounts you may see, so it is not answered for your role.",
+                        metrics.join(", ")
+                    ),
+                    (crate::compiler::CompileError::OutOfScope { .. }, false) => format!(
+                        "{}无法限定在您有权查看的账户内，因此不能按您的角色回答。",
+                        metrics.join("、")
+                    ),
+                    (_, true) if !breakdowns.is_empty() => format!(
+                        "{} cannot be broken down by {}. Try another breakdown, for example:",
+                        metrics.join(", "),
+                        breakdowns.join(", ")
+                    ),
+                    (_, false) if !breakdowns.is_empty() => format!(
+                        "{}不能按{}拆分。请换一个维度，例如：",
+                        metrics.join("、"),
+                        breakdowns.join("、")
+                    ),
+                    (_, true) => "This combination of metric and filters cannot be answered. Try, for example:".to_owned(),
+                    (_, false) => "这个指标和筛选条件不能组合成查询。您可以试试：".to_owned(),
                 };
                 let mut response = ChatResponse::text_only(session_id, AnswerKind::Clarify, text);
                 response.candidates = Some(self.example_questions(english));
