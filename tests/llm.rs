@@ -138,7 +138,7 @@ fn first_value(response: &ChatResponse) -> f64 {
 const VAGUE: &str = "对公那块儿今年以来平均每天沉淀了多少钱";
 
 #[tokio::test(flavor = "multi_thread")]
-async fn valid_reading_is_answered_and_the_request_is_complete() {
+async fn valid_reading_is_answered() {
     let valid = reading(
         &["average_daily_balance"],
         json!([{"dimension": "customer__customer_type", "values": ["对公"]}]),
@@ -308,7 +308,7 @@ async fn rate_limited_call_is_retried() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn hybrid_mode_asks_only_when_the_rules_are_unsure() {
+async fn hybrid_asks_only_when_unsure() {
     let garbage = Reply::Text("not json at all".into());
     let (address, script) = mock(vec![garbage; 10]).await;
     let assistant = assistant(address, LlmMode::Hybrid, Duration::from_secs(5));

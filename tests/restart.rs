@@ -131,18 +131,14 @@ fn conversation_and_audit_survive_sigkill() {
     let questions: Vec<&str> = records
         .iter()
         .rev()
-        .filter_map(|record| record.question.as_deref())
+        .filter_map(|stored| stored.record.question.as_deref())
         .collect();
     assert_eq!(questions, ["各支行存款余额", "那上个月呢？", "只看对公"]);
-    assert!(
-        records
-            .iter()
-            .all(|record| record.status == 200 && record.outcome == "ok")
-    );
-    assert!(
-        records.iter().all(|record| record.sql.is_some()),
-        "each turn ran SQL"
-    );
+    for stored in &records {
+        assert_eq!(stored.record.status, 200);
+        assert_eq!(stored.record.outcome, "ok");
+        assert!(stored.record.sql.is_some(), "each turn ran SQL");
+    }
 
     let listed = Command::new(env!("CARGO_BIN_EXE_wenshu"))
         .args(["audit", "--json", "--session", &session_id, "--state"])

@@ -1775,7 +1775,7 @@ fn other_business_lines_get_no_deposit_figure() {
 }
 
 #[test]
-fn layer_words_that_contain_a_business_line_still_match() {
+fn layer_word_with_business_line_matches() {
     // 理财经理 is a synonym of the account-manager dimension, so the
     // question is about deposits, not wealth management.
     let response = ask("各理财经理存款余额");
@@ -1784,7 +1784,7 @@ fn layer_words_that_contain_a_business_line_still_match() {
 }
 
 #[test]
-fn setting_a_value_is_refused_but_switching_a_metric_is_not() {
+fn value_change_rejected_metric_switch_kept() {
     for question in ["把梅江支行的存款余额改成 0", "余额清零", "存款设为-1"] {
         assert_eq!(ask(question).kind, AnswerKind::Refused, "`{question}`");
     }
@@ -1800,7 +1800,7 @@ fn setting_a_value_is_refused_but_switching_a_metric_is_not() {
 }
 
 #[test]
-fn impossible_breakdown_is_explained_in_the_question_s_words() {
+fn impossible_breakdown_is_explained() {
     let response = ask("按客户经理看存款余额");
 
     assert_eq!(response.kind, AnswerKind::Clarify, "{}", response.text);

@@ -12,10 +12,9 @@ use super::{
     ResponseColumn, Stage,
 };
 
-/// Writes a row's key for people: a time bucket by its period (2026-01 for
-/// a month, 2026Q1 for a quarter, 2026 for a year), since the row's value
-/// belongs to the whole period, not to its first day; other values as they
-/// are.
+/// Writes a row's key for people. A time bucket is named by its period
+/// (2026-01, 2026Q1, 2026), because the value covers the whole period, not
+/// its first day. Other values are written as they are.
 fn bucket_label(column: &str, value: &Value, english: bool) -> String {
     let Value::Date(day) = value else {
         return value.to_string();
@@ -31,7 +30,8 @@ fn bucket_label(column: &str, value: &Value, english: bool) -> String {
     }
 }
 
-/// The filters of a question, to name what a figure covers: 日均存款（个人）.
+/// Names the filters of a question, so a figure says what it covers:
+/// 日均存款（个人）.
 fn filter_qualifier(interpretation: &Interpretation, english: bool) -> String {
     let values: Vec<String> = interpretation
         .filters
@@ -188,6 +188,16 @@ impl Assistant {
         } else {
             "问数可以回答存款类指标（余额、日均、增长、占比、客户数、付息等）和电子银行操作的问题。您可以试试："
         };
+        self.fallback_saying(session_id, text, english)
+    }
+
+    /// Builds a fallback answer with `text` and the example questions.
+    fn fallback_saying(
+        &self,
+        session_id: &str,
+        text: impl Into<String>,
+        english: bool,
+    ) -> ChatResponse {
         let mut response = ChatResponse::text_only(session_id, AnswerKind::Fallback, text);
         response.suggestions = self.example_questions(english);
         response
@@ -206,9 +216,7 @@ impl Assistant {
         } else {
             format!("问数目前没有{chinese}方面的指标。您可以试试：")
         };
-        let mut response = ChatResponse::text_only(session_id, AnswerKind::Fallback, text);
-        response.suggestions = self.example_questions(english);
-        response
+        self.fallback_saying(session_id, text, english)
     }
 
     /// Answers from the knowledge base when its best entry is clearly the

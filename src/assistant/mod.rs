@@ -79,7 +79,7 @@ pub struct ConversationState {
     replaying: bool,
 }
 
-/// How the assistant runs SQL: the guard's row cap and the time limit.
+/// Settings of the SQL the assistant runs: the guard's row cap and the time limit.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QuerySettings {
     /// The most rows an answer or a raw query returns.
@@ -236,7 +236,7 @@ impl Assistant {
         state.replaying = false;
     }
 
-    /// The knowledge base the assistant routes FAQ questions to.
+    /// Returns the knowledge base that FAQ questions are routed to.
     pub fn knowledge_base(&self) -> Option<Arc<dyn KnowledgeBase>> {
         self.knowledge_base.clone()
     }
@@ -272,7 +272,7 @@ impl Assistant {
         crate::compiler::compile(&self.layer, &plan.query, &self.compile_options(None)).ok()
     }
 
-    /// The compiler settings of every answer: the reference date cuts
+    /// Returns the compiler settings of every answer: the reference date cuts
     /// periods, and the conversation's scope restricts the rows.
     fn compile_options(
         &self,
@@ -445,7 +445,7 @@ impl Assistant {
         response
     }
 
-    /// Routes questions to a language model as `mode` says.
+    /// Routes questions to a language model according to `mode`.
     pub fn with_llm(
         mut self,
         client: Arc<crate::llm::LlmClient>,
@@ -455,12 +455,12 @@ impl Assistant {
         self
     }
 
-    /// The language model and its mode, when one is configured.
+    /// Returns the language model and its mode, when one is configured.
     pub fn llm(&self) -> Option<(Arc<crate::llm::LlmClient>, crate::llm::LlmMode)> {
         self.llm.clone()
     }
 
-    /// True when the mode says to ask the model about this reading: in
+    /// Returns true when `mode` calls for asking the model about this reading: in
     /// `llm` mode always, in `hybrid` mode when the rules are not
     /// confident (they ask back, found nothing, or left much of the
     /// question unread). Refusals are never sent to the model.

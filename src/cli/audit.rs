@@ -9,14 +9,31 @@ use chrono::{DateTime, NaiveDate, Utc};
 use wenshu::store::{AuditFilter, Store, audit_table_header};
 
 /// The flags of `wenshu audit`.
+#[derive(Debug, clap::Args)]
 pub struct AuditArgs {
+    /// The SQLite state file (default: data/wenshu.sqlite).
+    #[arg(long, default_value = super::DEFAULT_STATE)]
     pub state: PathBuf,
+    /// Only the records of this user.
+    #[arg(long)]
     pub user: Option<String>,
+    /// Only the records of this session.
+    #[arg(long)]
     pub session: Option<String>,
+    /// `ok`, or an error code such as `forbidden` or `sql_rejected`.
+    #[arg(long)]
     pub outcome: Option<String>,
+    /// Only records at or after this time (RFC 3339, or a date such as 2026-12-05).
+    #[arg(long)]
     pub since: Option<String>,
+    /// Only records whose question contains this text.
+    #[arg(long)]
     pub text: Option<String>,
+    /// The most records listed, newest first.
+    #[arg(long, default_value_t = 50)]
     pub limit: usize,
+    /// Print JSON lines instead of a table.
+    #[arg(long)]
     pub json: bool,
 }
 

@@ -101,71 +101,14 @@ enum Command {
     /// Serve the chat page and API over HTTP until Ctrl-C or SIGTERM.
     ///
     /// Settings come from `wenshu.toml` (or --config); flags override it.
-    Serve {
-        /// The settings file (default: wenshu.toml when it exists).
-        #[arg(long)]
-        config: Option<PathBuf>,
-        /// The DuckDB warehouse to query (default: data/demo.duckdb, generated
-        /// first when missing).
-        #[arg(long)]
-        warehouse: Option<PathBuf>,
-        /// The semantic-layer folder (default: semantic_layer).
-        #[arg(long = "semantic-layer")]
-        semantic_layer: Option<PathBuf>,
-        /// The address and port to listen on (default: 127.0.0.1:8080).
-        #[arg(long)]
-        bind: Option<SocketAddr>,
-        /// Serve the chat page from this folder, read on every request,
-        /// instead of the copy built into the binary (for page development).
-        #[arg(long = "web-dir")]
-        web_dir: Option<PathBuf>,
-        /// The SQLite file of conversations, feedback and the audit record
-        /// (default: data/wenshu.sqlite).
-        #[arg(long)]
-        state: Option<PathBuf>,
-        /// When to ask a language model: rules (never, the default), hybrid
-        /// (when the rules are not sure) or llm (always).
-        #[arg(long = "llm-mode")]
-        llm_mode: Option<String>,
-        /// The OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1
-        /// (vLLM) or http://127.0.0.1:11434/v1 (Ollama). The key, if any,
-        /// comes from OPENAI_API_KEY.
-        #[arg(long = "llm-base-url")]
-        llm_base_url: Option<String>,
-        /// The model name the endpoint serves.
-        #[arg(long = "llm-model")]
-        llm_model: Option<String>,
-    },
+    Serve(ServeFlags),
     /// Create an access token for wenshu.toml.
     Token {
         #[command(subcommand)]
         action: TokenAction,
     },
     /// List the audit record: every request the server answered.
-    Audit {
-        /// The SQLite state file (default: data/wenshu.sqlite).
-        #[arg(long, default_value = DEFAULT_STATE)]
-        state: PathBuf,
-        #[arg(long)]
-        user: Option<String>,
-        #[arg(long)]
-        session: Option<String>,
-        /// `ok`, or an error code such as `forbidden` or `sql_rejected`.
-        #[arg(long)]
-        outcome: Option<String>,
-        /// Only records at or after this time (RFC 3339, or a date such as 2026-12-05).
-        #[arg(long)]
-        since: Option<String>,
-        /// Only records whose question contains this text.
-        #[arg(long)]
-        text: Option<String>,
-        /// The most records listed, newest first.
-        #[arg(long, default_value_t = 50)]
-        limit: usize,
-        /// Print JSON lines instead of a table.
-        #[arg(long)]
-        json: bool,
-    },
+    Audit(audit::AuditArgs),
     /// Answer one question and print the answer.
     Ask {
         /// The question, e.g. "今年以来日均存款是多少".
@@ -257,27 +200,7 @@ pub fn run(arguments: Arguments) -> anyhow::Result<ExitCode> {
             };
             run_query(&query, format, explain, &warehouse, &semantic_layer)
         }
-        Command::Serve {
-            config,
-            warehouse,
-            semantic_layer,
-            bind,
-            web_dir,
-            state,
-            llm_mode,
-            llm_base_url,
-            llm_model,
-        } => run_serve(ServeFlags {
-            config,
-            warehouse,
-            semantic_layer,
-            bind,
-            web_dir,
-            state,
-            llm_mode,
-            llm_base_url,
-            llm_model,
-        }),
+        Command::Serve(flags) => run_serve(flags),
         Command::Token {
             action: TokenAction::New,
         } => {
@@ -293,25 +216,7 @@ pub fn run(arguments: Arguments) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        Command::Audit {
-            state,
-            user,
-            session,
-            outcome,
-            since,
-            text,
-            limit,
-            json,
-        } => audit::run(audit::AuditArgs {
-            state,
-            user,
-            session,
-            outcome,
-            since,
-            text,
-            limit,
-            json,
-        }),
+        Command::Audit(args) => audit::run(args),
         Command::Ask {
             question,
             json,
@@ -444,15 +349,40 @@ fn run_query(
 }
 
 /// The flags of `wenshu serve`; each overrides the settings file.
+#[derive(Debug, clap::Args)]
 struct ServeFlags {
+    /// The settings file (default: wenshu.toml when it exists).
+    #[arg(long)]
     config: Option<PathBuf>,
+    /// The DuckDB warehouse to query (default: data/demo.duckdb, generated
+    /// first when missing).
+    #[arg(long)]
     warehouse: Option<PathBuf>,
+    /// The semantic-layer folder (default: semantic_layer).
+    #[arg(long = "semantic-layer")]
     semantic_layer: Option<PathBuf>,
+    /// The address and port to listen on (default: 127.0.0.1:8080).
+    #[arg(long)]
     bind: Option<SocketAddr>,
+    /// Serve the chat page from this folder, read on every request,
+    /// instead of the copy built into the binary (for page development).
+    #[arg(long = "web-dir")]
     web_dir: Option<PathBuf>,
+    /// The SQLite file of conversations, feedback and the audit record
+    /// (default: data/wenshu.sqlite).
+    #[arg(long)]
     state: Option<PathBuf>,
+    /// When to ask a language model: rules (never, the default), hybrid
+    /// (when the rules are not sure) or llm (always).
+    #[arg(long = "llm-mode")]
     llm_mode: Option<String>,
+    /// The OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1
+    /// (vLLM) or http://127.0.0.1:11434/v1 (Ollama). The key, if any,
+    /// comes from OPENAI_API_KEY.
+    #[arg(long = "llm-base-url")]
     llm_base_url: Option<String>,
+    /// The model name the endpoint serves.
+    #[arg(long = "llm-model")]
     llm_model: Option<String>,
 }
 

@@ -19,7 +19,7 @@ use super::auth::Principal;
 use super::error::ApiError;
 use super::state::AppState;
 
-/// What a handler knows of a request, for its audit record.
+/// The details a handler has of a request, for its audit record.
 #[derive(Debug, Clone, Default)]
 pub struct AuditDetails {
     pub session_id: Option<String>,
@@ -59,11 +59,11 @@ pub async fn gate(State(state): State<AppState>, mut request: Request, next: Nex
                 Ok(()) => error,
                 Err(retry_after) => ApiError::RateLimited { retry_after },
             };
-            return refuse(&state, &unknown, &endpoint, started, error).await;
+            return reject(&state, &unknown, &endpoint, started, error).await;
         }
     };
     if let Err(retry_after) = state.access().admit(&principal, client) {
-        return refuse(
+        return reject(
             &state,
             &principal,
             &endpoint,
@@ -96,8 +96,8 @@ pub async fn gate(State(state): State<AppState>, mut request: Request, next: Nex
     response
 }
 
-/// Answers a request the gate turned away, and records it.
-async fn refuse(
+/// Responds to a request the gate turned away, and records it.
+async fn reject(
     state: &AppState,
     principal: &Principal,
     endpoint: &str,

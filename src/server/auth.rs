@@ -29,7 +29,7 @@ pub struct Principal {
 }
 
 impl Principal {
-    /// The user of every request while auth is disabled.
+    /// Returns the principal of every request while auth is disabled.
     pub fn anonymous() -> Principal {
         Principal {
             user: "anonymous".to_owned(),
@@ -170,8 +170,8 @@ impl Access {
             )
     }
 
-    /// The rows the principal may see: None for every role but account
-    /// manager.
+    /// Returns the rows the principal may see: None for every role but
+    /// account manager.
     pub fn scope(&self, principal: &Principal) -> Option<RowScope> {
         if principal.role != Role::AccountManager {
             return None;
@@ -189,7 +189,7 @@ impl Access {
     }
 }
 
-/// The lowercase hex SHA-256 of a token.
+/// Returns the lowercase hex SHA-256 of a token.
 pub fn hash_token(token: &str) -> String {
     let digest = Sha256::digest(token.as_bytes());
     digest.iter().map(|byte| format!("{byte:02x}")).collect()
@@ -209,7 +209,7 @@ struct Bucket {
 }
 
 /// Requests with a missing or wrong token allowed per client address and
-/// minute; past it the answer is 429, not 401.
+/// minute. Past it the response is 429, not 401.
 pub const FAILED_ATTEMPTS_PER_MINUTE: u32 = 30;
 
 /// Senders kept before idle ones are dropped.

@@ -49,19 +49,8 @@ pub struct AuditRecord {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct StoredAudit {
     pub id: i64,
-    pub time: DateTime<Utc>,
-    pub user: String,
-    pub role: String,
-    pub endpoint: String,
-    pub session_id: Option<String>,
-    pub question: Option<String>,
-    pub intent: Option<String>,
-    pub resolved_query: Option<serde_json::Value>,
-    pub sql: Option<String>,
-    pub row_count: Option<u64>,
-    pub latency_ms: u64,
-    pub status: u16,
-    pub outcome: String,
+    #[serde(flatten)]
+    pub record: AuditRecord,
 }
 
 /// Conditions on the audit rows to list. Every condition that is set must
@@ -214,19 +203,21 @@ impl Store {
             };
             records.push(StoredAudit {
                 id: row.id,
-                time: self.parse_time("audit", "time", &row.time)?,
-                user: row.user,
-                role: row.role,
-                endpoint: row.endpoint,
-                session_id: row.session_id,
-                question: row.question,
-                intent: row.intent,
-                resolved_query,
-                sql: row.sql,
-                row_count: row.row_count,
-                latency_ms: row.latency_ms,
-                status: row.status,
-                outcome: row.outcome,
+                record: AuditRecord {
+                    time: self.parse_time("audit", "time", &row.time)?,
+                    user: row.user,
+                    role: row.role,
+                    endpoint: row.endpoint,
+                    session_id: row.session_id,
+                    question: row.question,
+                    intent: row.intent,
+                    resolved_query,
+                    sql: row.sql,
+                    row_count: row.row_count,
+                    latency_ms: row.latency_ms,
+                    status: row.status,
+                    outcome: row.outcome,
+                },
             });
         }
         Ok(records)
@@ -270,24 +261,25 @@ impl StoredAudit {
         Tz: TimeZone,
         Tz::Offset: fmt::Display,
     {
-        let time = self
+        let record = &self.record;
+        let time = record
             .time
             .with_timezone(zone)
             .format("%Y-%m-%dT%H:%M:%S%:z")
             .to_string();
-        let status = self.status.to_string();
-        let latency = format!("{}ms", self.latency_ms);
-        let row_count = self
+        let status = record.status.to_string();
+        let latency = format!("{}ms", record.latency_ms);
+        let row_count = record
             .row_count
             .map_or_else(|| "-".to_string(), |count| count.to_string());
-        let question = self.question.as_deref().unwrap_or("-");
+        let question = record.question.as_deref().unwrap_or("-");
 
         table_line([
             &time,
-            &self.user,
-            &self.role,
-            &self.endpoint,
-            &self.outcome,
+            &record.user,
+            &record.role,
+            &record.endpoint,
+            &record.outcome,
             &status,
             &latency,
             &row_count,

@@ -38,19 +38,7 @@ fn audit_record(time: DateTime<Utc>, user: &str, question: &str) -> AuditRecord 
 fn stored(id: i64, record: &AuditRecord) -> StoredAudit {
     StoredAudit {
         id,
-        time: record.time,
-        user: record.user.clone(),
-        role: record.role.clone(),
-        endpoint: record.endpoint.clone(),
-        session_id: record.session_id.clone(),
-        question: record.question.clone(),
-        intent: record.intent.clone(),
-        resolved_query: record.resolved_query.clone(),
-        sql: record.sql.clone(),
-        row_count: record.row_count,
-        latency_ms: record.latency_ms,
-        status: record.status,
-        outcome: record.outcome.clone(),
+        record: record.clone(),
     }
 }
 
@@ -283,7 +271,7 @@ fn audit_time_keeps_milliseconds_only() {
         .unwrap();
     assert_eq!(text, "2026-12-05T08:00:00.123Z");
     assert_eq!(
-        store.list_audit(&all_audit()).unwrap()[0].time,
+        store.list_audit(&all_audit()).unwrap()[0].record.time,
         at(8, 0, 0, 123)
     );
 }
@@ -485,7 +473,7 @@ fn audit_display_line() {
             "SELECT branch,\n       SUM(balance)\nFROM fact_deposit_daily\nGROUP BY branch",
         ),
     );
-    record.latency_ms = 1234;
+    record.record.latency_ms = 1234;
 
     let line = record.table_line_in(&Utc);
 
@@ -503,11 +491,11 @@ fn audit_display_line() {
 #[test]
 fn audit_display_without_optional_values() {
     let mut record = stored(1, &audit_record(at(8, 0, 0, 0), "anonymous", "q"));
-    record.question = None;
-    record.row_count = None;
-    record.user = "a.user.name.longer.than.sixteen".to_string();
-    record.outcome = "rate_limited".to_string();
-    record.status = 429;
+    record.record.question = None;
+    record.record.row_count = None;
+    record.record.user = "a.user.name.longer.than.sixteen".to_string();
+    record.record.outcome = "rate_limited".to_string();
+    record.record.status = 429;
 
     let line = record.table_line_in(&Utc);
 
@@ -638,7 +626,7 @@ fn concurrent_appends_all_survive_reopen() {
     assert_eq!(records.len(), THREADS * PER_THREAD);
     let mut questions: Vec<_> = records
         .iter()
-        .map(|record| record.question.clone().unwrap())
+        .map(|stored| stored.record.question.clone().unwrap())
         .collect();
     questions.sort();
     questions.dedup();
