@@ -39,6 +39,8 @@ pub struct LlmSection {
     /// The OpenAI-compatible endpoint, such as "http://127.0.0.1:8000/v1".
     pub base_url: Option<String>,
     pub model: Option<String>,
+    /// The endpoint's embedding model for FAQ retrieval (optional).
+    pub embedding_model: Option<String>,
     /// Seconds one call may take, retries included (default 20).
     pub timeout_seconds: Option<u64>,
 }

@@ -36,21 +36,36 @@ enum Reply {
     Status(u16),
     /// A completion sent only after this delay.
     Late(Duration, String),
+    /// A completion whose text is this template with `{id}` replaced by
+    /// the first knowledge-base entry id in the request's system prompt.
+    CitingFirstEntry(String),
 }
 
 #[derive(Default)]
 struct Script {
     replies: Mutex<VecDeque<Reply>>,
     requests: Mutex<Vec<Value>>,
+    /// The embeddings endpoint answers 503.
+    embeddings_fail: bool,
 }
 
 async fn completions(State(script): State<Arc<Script>>, body: String) -> Response {
     let request: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
-    script.requests.lock().unwrap().push(request);
+    script.requests.lock().unwrap().push(request.clone());
     let reply = script.replies.lock().unwrap().pop_front();
     let text = match reply {
         None => "{}".to_owned(),
         Some(Reply::Text(text)) => text,
+        Some(Reply::CitingFirstEntry(template)) => {
+            let system = request["messages"][0]["content"].as_str().unwrap_or("");
+            let entries = system.split("知识库条目：").nth(1).unwrap_or("");
+            let id = entries
+                .split('[')
+                .nth(1)
+                .and_then(|rest| rest.split(']').next())
+                .unwrap_or("none");
+            template.replace("{id}", id)
+        }
         Some(Reply::Late(delay, text)) => {
             tokio::time::sleep(delay).await;
             text
@@ -60,6 +75,9 @@ async fn completions(State(script): State<Arc<Script>>, body: String) -> Respons
             return (StatusCode::from_u16(status).unwrap(), axum::Json(body)).into_response();
         }
     };
+    if request["stream"] == true {
+        return streamed(&text);
+    }
     axum::Json(json!({
         "id": "chatcmpl-test",
         "object": "chat.completion",
@@ -71,14 +89,86 @@ async fn completions(State(script): State<Arc<Script>>, body: String) -> Respons
     .into_response()
 }
 
+/// Sends a chat completion as server-sent events: the text in pieces of a
+/// few characters, then the usage, then `[DONE]`.
+fn streamed(text: &str) -> Response {
+    let characters: Vec<char> = text.chars().collect();
+    let mut body = String::new();
+    let chunk = |delta: Value, usage: Value| {
+        json!({
+            "id": "chatcmpl-test", "object": "chat.completion.chunk", "created": 0, "model": MODEL,
+            "choices": if delta.is_null() { json!([]) } else { json!([{"index": 0, "delta": delta, "finish_reason": null}]) },
+            "usage": usage,
+        })
+    };
+    for piece in characters.chunks(6) {
+        let piece: String = piece.iter().collect();
+        body.push_str(&format!(
+            "data: {}\n\n",
+            chunk(json!({"content": piece}), Value::Null)
+        ));
+    }
+    let usage = json!({"prompt_tokens": 300, "completion_tokens": 40, "total_tokens": 340});
+    body.push_str(&format!("data: {}\n\n", chunk(Value::Null, usage)));
+    body.push_str("data: [DONE]\n\n");
+    ([("content-type", "text/event-stream")], body).into_response()
+}
+
+/// Serves a stand-in embedding model: counts of hashed pairs of adjacent
+/// characters, so texts sharing words are close.
+async fn embeddings(State(script): State<Arc<Script>>, body: String) -> Response {
+    let request: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+    script.requests.lock().unwrap().push(request.clone());
+    if script.embeddings_fail {
+        return (StatusCode::SERVICE_UNAVAILABLE, "down").into_response();
+    }
+    let inputs: Vec<String> = match &request["input"] {
+        Value::String(text) => vec![text.clone()],
+        Value::Array(items) => items
+            .iter()
+            .filter_map(|item| item.as_str().map(str::to_owned))
+            .collect(),
+        _ => Vec::new(),
+    };
+    let data: Vec<Value> = inputs
+        .iter()
+        .enumerate()
+        .map(|(index, text)| {
+            let mut vector = vec![0.0f32; 256];
+            let characters: Vec<char> = text
+                .chars()
+                .filter(|character| character.is_alphanumeric())
+                .collect();
+            for pair in characters.windows(2) {
+                let hash = (pair[0] as u32)
+                    .wrapping_mul(31)
+                    .wrapping_add(pair[1] as u32);
+                vector[(hash % 256) as usize] += 1.0;
+            }
+            json!({"object": "embedding", "index": index, "embedding": vector})
+        })
+        .collect();
+    axum::Json(json!({
+        "object": "list", "model": request["model"], "data": data,
+        "usage": {"prompt_tokens": 10, "total_tokens": 10},
+    }))
+    .into_response()
+}
+
 /// Starts the mock endpoint with `replies` and returns its address.
 async fn mock(replies: Vec<Reply>) -> (SocketAddr, Arc<Script>) {
-    let script = Arc::new(Script {
+    start_mock(Script {
         replies: Mutex::new(replies.into()),
-        requests: Mutex::new(Vec::new()),
-    });
+        ..Script::default()
+    })
+    .await
+}
+
+async fn start_mock(script: Script) -> (SocketAddr, Arc<Script>) {
+    let script = Arc::new(script);
     let app = Router::new()
         .route("/v1/chat/completions", post(completions))
+        .route("/v1/embeddings", post(embeddings))
         .with_state(Arc::clone(&script));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
@@ -86,15 +176,19 @@ async fn mock(replies: Vec<Reply>) -> (SocketAddr, Arc<Script>) {
     (address, script)
 }
 
-fn assistant(address: SocketAddr, mode: LlmMode, timeout: Duration) -> Arc<Assistant> {
-    let settings = LlmSettings {
+fn settings(address: SocketAddr, mode: LlmMode, timeout: Duration) -> LlmSettings {
+    LlmSettings {
         mode,
         base_url: Some(format!("http://{address}/v1")),
         model: Some(MODEL.to_owned()),
+        embedding_model: None,
         api_key: Some("sk-test-key-never-shown".to_owned()),
         timeout,
-    };
-    let client = LlmClient::new(&settings).expect("a client");
+    }
+}
+
+fn assistant(address: SocketAddr, mode: LlmMode, timeout: Duration) -> Arc<Assistant> {
+    let client = LlmClient::new(&settings(address, mode, timeout)).expect("a client");
     Arc::new(common::open_assistant(demo_warehouse()).with_llm(Arc::new(client), mode))
 }
 
@@ -356,5 +450,469 @@ async fn failing_endpoint_opens_the_circuit() {
         script.requests.lock().unwrap().len(),
         calls_before,
         "the open circuit calls nothing"
+    );
+}
+
+/// Asks within a conversation on the blocking pool and returns its memory.
+async fn ask_in(
+    assistant: &Arc<Assistant>,
+    mut state: ConversationState,
+    question: &str,
+) -> (ChatResponse, ConversationState) {
+    let assistant = Arc::clone(assistant);
+    let question = question.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let answer = assistant.respond("llm-test", &mut state, &question);
+        (answer, state)
+    })
+    .await
+    .unwrap()
+}
+
+fn purposes(script: &Script) -> Vec<String> {
+    script
+        .requests
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|request| {
+            request["response_format"]["json_schema"]["name"]
+                .as_str()
+                .unwrap_or("")
+                .to_owned()
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn verified_questions_need_no_model() {
+    let verified = ask(&rules_only(), "老百姓在咱这存了多少钱？").await;
+    let expected = ask(&rules_only(), "个人存款余额").await;
+
+    assert_eq!(verified.kind, AnswerKind::Metric, "{}", verified.text);
+    assert_eq!(verified.rows, expected.rows);
+    assert_eq!(verified.rewritten.as_deref(), Some("个人 存款余额"));
+
+    let valid = reading(&["average_daily_balance"], json!([]), Some("今年以来"));
+    let (address, script) = mock(vec![Reply::Text(valid)]).await;
+    let assistant = assistant(address, LlmMode::Llm, Duration::from_secs(5));
+    ask(&assistant, "今年老百姓平均每天放在咱这的钱有多少").await;
+
+    let requests = script.requests.lock().unwrap();
+    let system = requests[0]["messages"][0]["content"].as_str().unwrap();
+    assert!(
+        system.contains("问题：今年大伙儿平均每天放在咱这的钱"),
+        "the most similar verified question is an example: {system}"
+    );
+    assert!(system.contains(r#""metrics":["average_daily_balance"]"#));
+}
+
+#[test]
+fn verified_question_mistakes_name_the_file_and_line() {
+    let folder = Path::new(env!("CARGO_TARGET_TMPDIR")).join("verified-mistakes");
+    let _ = std::fs::remove_dir_all(&folder);
+    std::fs::create_dir_all(&folder).unwrap();
+    for entry in std::fs::read_dir(common::semantic_layer_dir()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.file_name().unwrap() != "verified_questions.yaml" {
+            std::fs::copy(&path, folder.join(path.file_name().unwrap())).unwrap();
+        }
+    }
+    std::fs::write(
+        folder.join("verified_questions.yaml"),
+        "verified_questions:\n  - question: 存款有多少\n    query:\n      metrics: [deposit_balence]\n  - question: 个体户存款\n    query:\n      metrics: [deposit_balance]\n      filters:\n        - dimension: customer__customer_type\n          values: [个体户]\n",
+    )
+    .unwrap();
+
+    let error = match Assistant::open(&folder, demo_warehouse()) {
+        Ok(_) => panic!("a verified question with unknown names must not load"),
+        Err(error) => error.to_string(),
+    };
+
+    assert!(error.contains("verified_questions.yaml:2"), "{error}");
+    assert!(error.contains("deposit_balence"), "{error}");
+    assert!(error.contains("verified_questions.yaml:5"), "{error}");
+    assert!(error.contains("个体户"), "{error}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn follow_up_the_rules_cannot_merge_is_rewritten() {
+    let (address, script) = mock(vec![Reply::Text(
+        r#"{"question": "各支行日均存款"}"#.to_owned(),
+    )])
+    .await;
+    let assistant = assistant(address, LlmMode::Hybrid, Duration::from_secs(5));
+
+    let (first, state) = ask_in(&assistant, ConversationState::default(), "各支行存款余额").await;
+    assert!(script.requests.lock().unwrap().is_empty(), "{}", first.text);
+    let (answer, state) = ask_in(
+        &assistant,
+        state,
+        "嗯那个就是想瞅瞅咱们大伙儿的那个情况咋样了",
+    )
+    .await;
+    let expected = ask(&rules_only(), "各支行日均存款").await;
+
+    assert_eq!(answer.kind, AnswerKind::Metric, "{}", answer.text);
+    assert_eq!(answer.rows, expected.rows);
+    assert_eq!(answer.rewritten.as_deref(), Some("各支行日均存款"));
+    assert_eq!(purposes(&script), ["rewrite_follow_up"]);
+    let requests = script.requests.lock().unwrap();
+    let system = requests[0]["messages"][0]["content"].as_str().unwrap();
+    assert!(
+        system.contains("- 各支行存款余额"),
+        "the earlier question: {system}"
+    );
+    assert_eq!(
+        state.readings,
+        [None, Some("各支行日均存款".to_owned())],
+        "the reading is kept for a restore"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn restored_conversation_replays_model_readings_without_calls() {
+    let valid = reading(
+        &["average_daily_balance"],
+        json!([{"dimension": "customer__customer_type", "values": ["对公"]}]),
+        Some("今年以来"),
+    );
+    let (address, _) = mock(vec![Reply::Text(valid)]).await;
+    let first = assistant(address, LlmMode::Hybrid, Duration::from_secs(5));
+    let (_, state) = ask_in(&first, ConversationState::default(), VAGUE).await;
+    let (before, _) = ask_in(&first, state.clone(), "按支行拆分").await;
+
+    let (address, script) = mock(Vec::new()).await;
+    let restarted = assistant(address, LlmMode::Hybrid, Duration::from_secs(5));
+    let turns: Vec<(String, Option<String>)> = state
+        .questions
+        .iter()
+        .cloned()
+        .zip(state.readings.iter().cloned())
+        .collect();
+    let restored = tokio::task::spawn_blocking({
+        let restarted = Arc::clone(&restarted);
+        move || {
+            let mut restored = ConversationState::default();
+            restarted.restore(&mut restored, &turns);
+            restored
+        }
+    })
+    .await
+    .unwrap();
+    let (after, _) = ask_in(&restarted, restored, "按支行拆分").await;
+
+    assert_eq!(after.kind, AnswerKind::Metric, "{}", after.text);
+    assert_eq!(
+        after.rows, before.rows,
+        "the follow-up keeps the model's reading"
+    );
+    assert!(
+        script.requests.lock().unwrap().is_empty(),
+        "no model call on restore"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn analyst_sql_runs_only_through_the_guard() {
+    let analyst = || {
+        let mut state = ConversationState::default();
+        state.model_sql = true;
+        state
+    };
+    let sql = r#"{"sql": "SELECT b.branch_name, COUNT(*) AS managers FROM dim_account_manager m JOIN dim_branch b ON b.branch_id = m.branch_id GROUP BY b.branch_name ORDER BY managers DESC", "explanation": "按机构统计客户经理人数。"}"#;
+    let (address, script) = mock(vec![Reply::Text(sql.to_owned())]).await;
+    let with_model = assistant(address, LlmMode::Hybrid, Duration::from_secs(5));
+
+    let (answer, _) = ask_in(&with_model, analyst(), "贷款余额和客户经理人数按支行看看").await;
+
+    assert_eq!(answer.kind, AnswerKind::Sql, "{}", answer.text);
+    let shown = answer.sql.as_deref().unwrap();
+    assert!(
+        shown.contains("dim_account_manager") && shown.contains("LIMIT"),
+        "{shown}"
+    );
+    assert!(!answer.rows.as_ref().unwrap().is_empty());
+    assert!(answer.text.contains("未经指标口径核对"), "{}", answer.text);
+    assert_eq!(purposes(&script), ["analyst_sql"]);
+    let system = script.requests.lock().unwrap()[0]["messages"][0]["content"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        system.contains("dim_account_manager(") && system.contains("fact_deposit_daily("),
+        "{system}"
+    );
+
+    for (name, bad) in [
+        (
+            "DROP TABLE",
+            r#"{"sql": "DROP TABLE dim_branch", "explanation": ""}"#,
+        ),
+        (
+            "a file read",
+            r#"{"sql": "SELECT * FROM read_csv('/etc/passwd')", "explanation": ""}"#,
+        ),
+        (
+            "two statements",
+            r#"{"sql": "SELECT 1; DELETE FROM dim_branch", "explanation": ""}"#,
+        ),
+        (
+            "an undeclared table",
+            r#"{"sql": "SELECT * FROM duckdb_settings()", "explanation": ""}"#,
+        ),
+    ] {
+        let (address, script) = mock(vec![Reply::Text(bad.to_owned()); 2]).await;
+        let assistant = assistant(address, LlmMode::Hybrid, Duration::from_secs(5));
+
+        let (answer, _) = ask_in(&assistant, analyst(), "贷款余额和客户经理人数按支行看看").await;
+
+        assert_eq!(answer.kind, AnswerKind::Fallback, "{name}: {}", answer.text);
+        assert!(answer.sql.is_none(), "{name}");
+        assert_eq!(
+            purposes(&script),
+            ["analyst_sql", "analyst_sql"],
+            "{name}: one repair round"
+        );
+        let repair = script.requests.lock().unwrap()[1]["messages"].to_string();
+        assert!(repair.contains("不能运行"), "{name}: {repair}");
+    }
+
+    let (address, script) = mock(vec![Reply::Text(sql.to_owned())]).await;
+    let assistant = assistant(address, LlmMode::Hybrid, Duration::from_secs(5));
+    let (answer, _) = ask_in(
+        &assistant,
+        ConversationState::default(),
+        "贷款余额和客户经理人数按支行看看",
+    )
+    .await;
+    assert_eq!(
+        answer.kind,
+        AnswerKind::Fallback,
+        "an executive gets no model SQL"
+    );
+    assert!(!purposes(&script).contains(&"analyst_sql".to_owned()));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn embeddings_are_fused_with_bm25() {
+    use wenshu::assistant::KnowledgeBase;
+    use wenshu::faq::FaqIndex;
+    use wenshu::llm::retrieval::FusedKnowledgeBase;
+
+    let folder = Path::new(env!("CARGO_MANIFEST_DIR")).join("knowledge_base");
+    let index = Arc::new(FaqIndex::open(&folder).unwrap().0);
+    let (address, script) = start_mock(Script::default()).await;
+    let client = Arc::new(
+        LlmClient::new(&settings(address, LlmMode::Hybrid, Duration::from_secs(5))).unwrap(),
+    );
+    let fused = Arc::new(FusedKnowledgeBase::new(
+        Arc::clone(&index),
+        client,
+        "bge-test".to_owned(),
+    ));
+
+    fused.refresh().await;
+    assert!(fused.is_embedded());
+    let embedded = script.requests.lock().unwrap().len();
+    assert!(embedded >= 3, "{} entries in batches of 32", index.len());
+    assert_eq!(script.requests.lock().unwrap()[0]["model"], "bge-test");
+
+    let search = |question: &'static str| {
+        let fused = Arc::clone(&fused);
+        let index = Arc::clone(&index);
+        tokio::task::spawn_blocking(move || {
+            (
+                fused.search(question, 5),
+                KnowledgeBase::search(index.as_ref(), question, 5),
+            )
+        })
+    };
+    let (with_embeddings, bm25) = search("手机银行转账限额怎么调？").await.unwrap();
+    assert!(bm25.confident);
+    assert!(with_embeddings.confident);
+    assert_eq!(
+        with_embeddings.hits[0].id, bm25.hits[0].id,
+        "a clear BM25 answer stays first"
+    );
+    assert_eq!(
+        script.requests.lock().unwrap().len(),
+        embedded + 1,
+        "the question is embedded"
+    );
+
+    let (address, _) = start_mock(Script {
+        embeddings_fail: true,
+        ..Script::default()
+    })
+    .await;
+    let client = Arc::new(
+        LlmClient::new(&settings(address, LlmMode::Hybrid, Duration::from_secs(5))).unwrap(),
+    );
+    let down = FusedKnowledgeBase::new(Arc::clone(&index), client, "bge-test".to_owned());
+    down.refresh().await;
+    assert!(!down.is_embedded(), "BM25 searches alone");
+    let alone = tokio::task::spawn_blocking(move || down.search("U盾证书过期怎么办", 5))
+        .await
+        .unwrap();
+    assert_eq!(
+        alone,
+        KnowledgeBase::search(index.as_ref(), "U盾证书过期怎么办", 5)
+    );
+}
+
+/// Posts to the chat stream of a server on loopback and returns the events
+/// as (name, data) pairs, read until the server closes the stream.
+async fn stream_events(server: SocketAddr, message: &str) -> Vec<(String, Value)> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let body = json!({ "message": message }).to_string();
+    let mut connection = tokio::net::TcpStream::connect(server).await.unwrap();
+    let request = format!(
+        "POST /api/chat/stream HTTP/1.1\r\nHost: {server}\r\nContent-Type: application/json\r\n\
+         Accept: text/event-stream\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    connection.write_all(request.as_bytes()).await.unwrap();
+    let mut response = Vec::new();
+    tokio::time::timeout(
+        Duration::from_secs(60),
+        connection.read_to_end(&mut response),
+    )
+    .await
+    .expect("the stream ends")
+    .unwrap();
+    let response = String::from_utf8_lossy(&response);
+    let mut events = Vec::new();
+    let mut name = String::new();
+    for line in response.lines() {
+        if let Some(event) = line.strip_prefix("event:") {
+            name = event.trim().to_owned();
+        } else if let Some(data) = line.strip_prefix("data:")
+            && let Ok(data) = serde_json::from_str::<Value>(data.trim())
+        {
+            events.push((std::mem::take(&mut name), data));
+        }
+    }
+    events
+}
+
+/// Starts the whole server in this process with the model at `model`.
+async fn serve_with_model(model: SocketAddr) -> SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    drop(listener);
+    let state = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join("llm-serve")
+        .join(format!("{}.sqlite", address.port()));
+    std::fs::create_dir_all(state.parent().unwrap()).unwrap();
+    let config = wenshu::server::ServerConfig {
+        bind: address,
+        semantic_layer: common::semantic_layer_dir(),
+        warehouse: demo_warehouse().to_owned(),
+        knowledge_base: Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("knowledge_base")),
+        limits: wenshu::server::Limits::default(),
+        web_assets: wenshu::server::WebAssets::Embedded,
+        state_file: state,
+        access: Arc::new(wenshu::server::Access::new(
+            &wenshu::config::AuthSection::default(),
+            0,
+            0,
+        )),
+        query_settings: wenshu::assistant::QuerySettings::default(),
+        llm: settings(model, LlmMode::Hybrid, Duration::from_secs(5)),
+    };
+    tokio::spawn(wenshu::server::serve(config));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        if let Ok(mut connection) = tokio::net::TcpStream::connect(address).await {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            let request =
+                format!("GET /api/health HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n");
+            connection.write_all(request.as_bytes()).await.unwrap();
+            let mut response = String::new();
+            let _ = connection.read_to_string(&mut response).await;
+            if response.starts_with("HTTP/1.1 200") {
+                return address;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the server did not become ready");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn faq_phrasing_streams_with_citations() {
+    let (model, script) = mock(vec![
+        Reply::CitingFirstEntry(
+            "可以在手机银行里自助调整转账限额 [{id}]。调高后当天生效 [{id}]。".to_owned(),
+        ),
+        Reply::CitingFirstEntry("单日最高可调到 987654321 元 [{id}]。".to_owned()),
+        Reply::Text("去柜台办理即可。".to_owned()),
+    ])
+    .await;
+    let server = serve_with_model(model).await;
+
+    let events = stream_events(server, "手机银行转账限额怎么调？").await;
+    let names: Vec<&str> = events.iter().map(|(name, _)| name.as_str()).collect();
+    let answer = &events
+        .iter()
+        .find(|(name, _)| name == "answer")
+        .expect("an answer")
+        .1;
+    let best = answer["faq"]["id"]
+        .as_str()
+        .expect("an FAQ answer")
+        .to_owned();
+    let deltas = names.iter().filter(|name| **name == "delta").count();
+    let (last, phrased) = events.last().unwrap();
+
+    assert!(deltas >= 3, "the text arrives in pieces: {names:?}");
+    assert_eq!(last, "phrased");
+    assert_eq!(phrased["sources"], json!([best]), "{phrased}");
+    assert!(phrased["text"].as_str().unwrap().contains("自助调整"));
+    assert_eq!(phrased["model"], MODEL);
+    let request = script.requests.lock().unwrap()[0].clone();
+    assert_eq!(request["stream"], true);
+    let system = request["messages"][0]["content"].as_str().unwrap();
+    assert!(
+        system.contains(&format!("[{best}]")),
+        "the entry is in the prompt"
+    );
+
+    for (case, reason) in [
+        ("a made-up number", "987654321"),
+        ("no citation", "cites no entry"),
+    ] {
+        let events = stream_events(server, "手机银行转账限额怎么调？").await;
+        let (last, phrased) = events.last().unwrap();
+        assert_eq!(last, "phrased", "{case}");
+        assert!(
+            phrased["rejected"].as_str().unwrap().contains(reason),
+            "{case}: {phrased}"
+        );
+        assert!(
+            events
+                .iter()
+                .any(|(name, data)| name == "answer" && data["kind"] == "faq"),
+            "{case}: the entry still answers"
+        );
+    }
+
+    let calls = script.requests.lock().unwrap().len();
+    let events = stream_events(server, "今天梅州天气怎么样").await;
+    let answer = &events.iter().find(|(name, _)| name == "answer").unwrap().1;
+    assert_ne!(answer["kind"], "faq", "{answer}");
+    assert!(
+        events
+            .iter()
+            .all(|(name, _)| name != "delta" && name != "phrased"),
+        "no supporting entry, no generated answer"
+    );
+    assert!(
+        script.requests.lock().unwrap()[calls..]
+            .iter()
+            .all(|request| request["stream"] != true),
+        "no phrasing call"
     );
 }

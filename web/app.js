@@ -368,6 +368,8 @@
         }
         if (name === 'stage' && payload) onStage(payload);
         else if (name === 'answer' && payload) answer = payload;
+        else if (name === 'delta' && payload) onPhrasingPiece(payload.text);
+        else if (name === 'phrased' && payload && answer && !payload.rejected) answer.phrased = payload;
         else if (name === 'error') rejection = rejectionFromStreamError(payload);
       });
     } catch (error) {
@@ -1129,6 +1131,14 @@
     if (faq.question) head.append(el('span', { className: 'faq-question', text: t('answer.faqQuestion', { question: faq.question }) }));
     if (head.childElementCount > 0) card.append(head);
 
+    const phrased = answer.phrased;
+    if (phrased && typeof phrased.text === 'string' && Array.isArray(phrased.sources)) {
+      const box = el('section', { className: 'phrased', testid: 'phrased' });
+      box.append(el('p', { className: 'chip-heading', text: t('answer.phrased', { sources: phrased.sources.join('、') }) }));
+      box.append(renderMarkdownLite(phrased.text));
+      box.querySelector('.markdown').dataset.testid = 'phrased-text';
+      card.append(box, el('p', { className: 'chip-heading', text: t('answer.entryText') }));
+    }
     card.append(renderMarkdownLite(faq.answer || answer.text));
 
     const related = (faq.runners_up || []).map((entry) => entry && entry.question).filter(Boolean);
@@ -1146,8 +1156,14 @@
       card.append(el('p', { className: 'rewritten', testid: 'rewritten', text: t('answer.rewritten', { text: answer.rewritten }) }));
     }
 
-    if (kind === 'metric') {
+    if (kind === 'metric' || kind === 'sql') {
+      // An analyst's SQL answer leads with the warning that the model wrote
+      // the SQL; its SQL panel is open.
       renderMetricBody(card, turn, afterAppend);
+      if (kind === 'sql') {
+        const details = card.querySelector('.sql-details');
+        if (details) details.open = true;
+      }
     } else if (kind === 'faq') {
       renderFaqBody(card, turn);
     } else {
@@ -1158,7 +1174,7 @@
     }
 
     const hasRows = Array.isArray(answer.rows) && answer.rows.length > 0;
-    if (kind === 'faq' || (kind === 'metric' && hasRows)) card.append(renderFeedback(turn));
+    if (kind === 'faq' || ((kind === 'metric' || kind === 'sql') && hasRows)) card.append(renderFeedback(turn));
 
     // FAQ answers suggest their runners-up again, so questions already shown as chips are skipped.
     const shown = new Set([...card.querySelectorAll('.chip')].map((chip) => chip.textContent));
@@ -1210,6 +1226,24 @@
     card.append(el('p', { className: 'error-title', text: t('error.title') }), el('p', { className: 'error-message', text: errorMessage(turn.error) }));
     if (turn.error.retryable) card.append(button(t('error.retry'), () => ask(turn.question), { className: 'small-button' }));
     return card;
+  }
+
+  /**
+   * Shows a piece of the model's phrasing of an FAQ answer in the waiting
+   * card. The answer card replaces it when the stream ends, with the
+   * phrasing only when the server's checks passed.
+   */
+  function onPhrasingPiece(text) {
+    if (typeof text !== 'string' || text === '') return;
+    const card = elements.conversation.querySelector('.pending');
+    if (!card) return;
+    let phrasing = card.querySelector('.phrasing');
+    if (!phrasing) {
+      card.append(el('p', { className: 'chip-heading', text: t('answer.phrasing') }));
+      phrasing = el('p', { className: 'phrasing', testid: 'phrasing' });
+      card.append(phrasing);
+    }
+    phrasing.textContent += text;
   }
 
   function renderPendingCard() {

@@ -7,6 +7,7 @@
 mod response;
 
 mod answer;
+mod model;
 mod plan;
 mod text;
 
@@ -74,6 +75,13 @@ pub struct ConversationState {
     /// The rows the conversation's user may see; every query of every turn
     /// is compiled with it.
     pub scope: Option<crate::compiler::RowScope>,
+    /// For each question, the question in the layer's words that answered it
+    /// when a verified question or the model gave one. A restored
+    /// conversation replays these, so the model is not asked again.
+    pub readings: Vec<Option<String>>,
+    /// Whether the model may write SQL for questions the semantic layer does
+    /// not cover (analysts and administrators).
+    pub model_sql: bool,
     /// While true, metric questions update the memory without running SQL
     /// ([`Assistant::restore`]).
     replaying: bool,
@@ -148,6 +156,10 @@ pub struct Assistant {
     guard: crate::guard::SqlGuard,
     settings: QuerySettings,
     llm: Option<(Arc<crate::llm::LlmClient>, crate::llm::LlmMode)>,
+    /// The semantic layer's verified questions, checked.
+    verified: Vec<model::Verified>,
+    /// The declared tables and their columns, for the model's SQL prompt.
+    sql_tables: String,
 }
 
 impl Assistant {
@@ -169,6 +181,10 @@ impl Assistant {
         let warehouse = Warehouse::open_read_only_with(warehouse, &settings.warehouse)?;
         let (first_day, reference_date) = data_range(&layer, &warehouse)?;
         let lexicon = Lexicon::build(&layer, &warehouse)?;
+        let time_context = TimeContext::new(reference_date).with_data_start(first_day);
+        let verified = model::check_verified_questions(&layer, &lexicon, &time_context)
+            .map_err(AssistantError::SemanticLayer)?;
+        let sql_tables = describe_declared_tables(&layer, &warehouse)?;
         // One row over the cap shows whether a result was cut.
         let guard = crate::guard::SqlGuard::new(declared_tables(&layer), settings.max_rows + 1);
         let mut connections = Vec::with_capacity(settings.connections.max(1));
@@ -181,11 +197,13 @@ impl Assistant {
             lexicon,
             warehouse: connections,
             next_connection: std::sync::atomic::AtomicUsize::new(0),
-            time_context: TimeContext::new(reference_date).with_data_start(first_day),
+            time_context,
             knowledge_base: None,
             guard,
             settings,
             llm: None,
+            verified,
+            sql_tables,
         })
     }
 
@@ -228,12 +246,17 @@ impl Assistant {
     /// Rebuilds a conversation's memory from its questions, as after a
     /// restart: each is read and merged as when it was asked, without
     /// running SQL.
-    pub fn restore(&self, state: &mut ConversationState, questions: &[String]) {
+    ///
+    /// A question answered through a verified question or the model is
+    /// replayed from its recorded reading, so the model is not asked again.
+    pub fn restore(&self, state: &mut ConversationState, turns: &[(String, Option<String>)]) {
         state.replaying = true;
-        for question in questions {
-            let _ = self.respond("restore", state, question);
+        for (question, reading) in turns {
+            let _ = self.respond("restore", state, reading.as_deref().unwrap_or(question));
         }
         state.replaying = false;
+        state.questions = turns.iter().map(|(question, _)| question.clone()).collect();
+        state.readings = turns.iter().map(|(_, reading)| reading.clone()).collect();
     }
 
     /// Returns the knowledge base that FAQ questions are routed to.
@@ -244,20 +267,15 @@ impl Assistant {
     /// Loads the knowledge base in `dir` and routes FAQ questions to it.
     /// Entries with mistakes are left out and logged; the others load.
     pub fn with_knowledge_base_dir(self, dir: &Path) -> Result<Assistant, AssistantError> {
-        let (index, diagnostics) = crate::faq::FaqIndex::open(dir)?;
-        for diagnostic in &diagnostics.0 {
-            tracing::warn!(%diagnostic, "knowledge-base entry left out");
-        }
-        tracing::info!(entries = index.len(), folder = %dir.display(), "knowledge base loaded");
+        let index = crate::faq::FaqIndex::open_logged(dir)?;
         Ok(self.with_knowledge_base(Arc::new(index)))
     }
 
     /// Reads a question: its normalised text and its interpretation.
     fn read(&self, question: &str) -> (String, Interpretation) {
-        let normalized = normalize(question);
-        let parse = parse_time_in(&normalized, &self.time_context);
-        let interpretation = interpret(question, &self.layer, &self.lexicon, TimeReading { parse });
-        (normalized, interpretation)
+        let interpretation =
+            read_question(&self.layer, &self.lexicon, &self.time_context, question);
+        (normalize(question), interpretation)
     }
 
     /// Reads a metric question and compiles its query as the first turn of
@@ -358,12 +376,18 @@ impl Assistant {
         progress(Stage::Understanding);
         let question = message.trim();
         state.questions.push(question.to_owned());
+        state.readings.resize(state.questions.len() - 1, None);
+        state.readings.push(None);
         if state.questions.len() > MAX_REMEMBERED_QUESTIONS {
             state.questions.remove(0);
+            state.readings.remove(0);
         }
 
         let (normalized, mut interpretation) = self.read(question);
-        let model_reading = self.model_reading(state, question, &interpretation);
+        let model_reading = self
+            .verified_reading(question)
+            .or_else(|| self.model_rewrite(state, question, &interpretation))
+            .or_else(|| self.model_reading(state, question, &interpretation));
         if let Some((reading, reread)) = &model_reading {
             tracing::debug!(session = session_id, %reading, "the model's reading is used");
             interpretation = reread.clone();
@@ -435,11 +459,22 @@ impl Assistant {
             }
             Intent::Metric => self.metric_answer(session_id, state, interpretation, progress),
         };
+        if response.kind == AnswerKind::Fallback
+            && state.model_sql
+            && !state.replaying
+            && let Some(answer) = self.analyst_sql(session_id, question, english)
+        {
+            response = answer;
+        }
         if let Some((reading, _)) = model_reading
             && response.kind == AnswerKind::Metric
-            && response.rewritten.is_none()
         {
-            response.rewritten = Some(reading);
+            if let Some(last) = state.readings.last_mut() {
+                *last = Some(reading.clone());
+            }
+            if response.rewritten.is_none() {
+                response.rewritten = Some(reading);
+            }
         }
         tracing::debug!(session = session_id, kind = ?response.kind, "answered");
         response
@@ -459,102 +494,46 @@ impl Assistant {
     pub fn llm(&self) -> Option<(Arc<crate::llm::LlmClient>, crate::llm::LlmMode)> {
         self.llm.clone()
     }
+}
 
-    /// Returns true when `mode` calls for asking the model about this reading: in
-    /// `llm` mode always, in `hybrid` mode when the rules are not
-    /// confident (they ask back, found nothing, or left much of the
-    /// question unread). Refusals are never sent to the model.
-    fn asks_model(
-        &self,
-        mode: crate::llm::LlmMode,
-        question: &str,
-        interpretation: &Interpretation,
-    ) -> bool {
-        use crate::llm::LlmMode;
+/// Reads a question with the rules alone.
+fn read_question(
+    layer: &SemanticLayer,
+    lexicon: &Lexicon,
+    context: &TimeContext,
+    question: &str,
+) -> Interpretation {
+    let parse = parse_time_in(&normalize(question), context);
+    interpret(question, layer, lexicon, TimeReading { parse })
+}
 
-        match (mode, interpretation.intent) {
-            (LlmMode::Rules, _) | (_, Intent::Refused | Intent::Glossary) => false,
-            (LlmMode::Llm, _) => true,
-            (LlmMode::Hybrid, Intent::Clarify) => true,
-            (LlmMode::Hybrid, Intent::Faq) => false,
-            // A question the knowledge base clearly answers needs no model.
-            (LlmMode::Hybrid, Intent::Fallback) => !self
-                .knowledge_base
-                .as_ref()
-                .is_some_and(|knowledge_base| knowledge_base.search(question, 2).confident),
-            (LlmMode::Hybrid, Intent::Metric) => {
-                interpretation.unmatched > UNSURE_UNMATCHED && interpretation.metrics.is_empty()
-            }
-        }
+/// Lists the columns of the tables the semantic layer declares, one line
+/// per table, for the prompt of the model's SQL.
+fn describe_declared_tables(
+    layer: &SemanticLayer,
+    warehouse: &Warehouse,
+) -> Result<String, WarehouseError> {
+    let names: Vec<String> = declared_tables(layer)
+        .iter()
+        .map(|table| format!("'{}'", table.replace('\'', "''")))
+        .collect();
+    if names.is_empty() {
+        return Ok(String::new());
     }
-
-    /// Asks the model to read the question, when the mode says to, and
-    /// returns its reading as a question in the layer's words with the
-    /// rules' reading of that question. None when there is no model, the
-    /// call failed, or the reply did not pass the checks (after one repair
-    /// round): the rules' own reading then stands.
-    fn model_reading(
-        &self,
-        state: &ConversationState,
-        question: &str,
-        interpretation: &Interpretation,
-    ) -> Option<(String, Interpretation)> {
-        let (client, mode) = self.llm.as_ref()?;
-        if state.replaying || !self.asks_model(*mode, question, interpretation) {
-            return None;
-        }
-        let Ok(handle) = tokio::runtime::Handle::try_current() else {
-            tracing::warn!("no async runtime; the language model is not asked");
-            return None;
-        };
-        let history = &state.questions[..state.questions.len().saturating_sub(1)];
-        let mut messages = crate::llm::parse_messages(
-            &self.layer,
-            &self.lexicon,
-            &self.time_context.reference.to_string(),
-            history,
-            question,
-        );
-        for round in 0..2 {
-            let reply = handle.block_on(client.complete_json(
-                "parse_question",
-                messages.clone(),
-                crate::llm::query::schema(),
-            ));
-            let text = match reply {
-                Ok((text, _)) => text,
-                Err(error) => {
-                    tracing::info!(%error, "no reading from the model; the rules answer");
-                    return None;
-                }
-            };
-            let checked = crate::llm::query::parse_reply(&text)
-                .and_then(|query| query.check(&self.layer, &self.lexicon, &self.time_context));
-            let rejection = match checked {
-                Ok(reading) => {
-                    let (_, reread) = self.read(&reading);
-                    if reread.intent == Intent::Metric && !reread.metrics.is_empty() {
-                        return Some((reading, reread));
-                    }
-                    tracing::info!(%reading, "the rules do not read the model's reading as a metric question");
-                    return None;
-                }
-                Err(crate::llm::query::Rejection::NotAMetricQuestion) => return None,
-                Err(rejection) => rejection,
-            };
-            tracing::info!(round, %rejection, "the model's reply was rejected");
-            if round == 0 {
-                messages.push(serde_json::json!({"role": "assistant", "content": text}));
-                messages.push(serde_json::json!({
-                    "role": "user",
-                    "content": format!(
-                        "上面的 JSON 不可用：{rejection}。请只使用列出的指标、维度和取值，重新输出一个 JSON 对象。"
-                    ),
-                }));
-            }
-        }
-        None
-    }
+    let table = warehouse.query(&format!(
+        "SELECT table_name, column_name, data_type FROM information_schema.columns \
+         WHERE table_name IN ({}) ORDER BY table_name, ordinal_position",
+        names.join(", ")
+    ))?;
+    let columns: Vec<(String, String, String)> = table
+        .rows
+        .iter()
+        .map(|row| {
+            let text = |index: usize| row.get(index).map(ToString::to_string).unwrap_or_default();
+            (text(0), text(1), text(2))
+        })
+        .collect();
+    Ok(crate::llm::sql::describe_tables(&columns))
 }
 
 /// Characters left unread above which the rules are not sure of a

@@ -19,6 +19,9 @@ pub enum AnswerKind {
     Fallback,
     /// A request Wenshu will not do.
     Refused,
+    /// Rows of SQL the language model wrote for an analyst's question that
+    /// the semantic layer does not cover, shown with the SQL.
+    Sql,
 }
 
 /// One result column: its name, a label for people and a type.

@@ -298,6 +298,21 @@ fn run_check(warehouse: Option<PathBuf>, dir: &Path) -> anyhow::Result<ExitCode>
             println!("{diagnostic}");
             problems += 1;
         }
+        drop(warehouse);
+        // Verified questions need the warehouse's values and data dates,
+        // which opening the assistant reads.
+        if problems == 0 && !layer.verified_questions.is_empty() {
+            match Assistant::open(dir, path) {
+                Ok(_) => {}
+                Err(wenshu::assistant::AssistantError::SemanticLayer(diagnostics)) => {
+                    for diagnostic in &diagnostics.0 {
+                        println!("{diagnostic}");
+                        problems += 1;
+                    }
+                }
+                Err(error) => return Err(error.into()),
+            }
+        }
     }
     if problems > 0 {
         println!("{problems} problem(s) found");
@@ -308,9 +323,10 @@ fn run_check(warehouse: Option<PathBuf>, dir: &Path) -> anyhow::Result<ExitCode>
         None => ", no warehouse given so columns were not checked".to_owned(),
     };
     println!(
-        "ok: {} semantic models, {} metrics{against}",
+        "ok: {} semantic models, {} metrics, {} verified questions{against}",
         layer.semantic_models.len(),
-        layer.metrics.len()
+        layer.metrics.len(),
+        layer.verified_questions.len()
     );
     Ok(ExitCode::SUCCESS)
 }
@@ -384,6 +400,10 @@ struct ServeFlags {
     /// The model name the endpoint serves.
     #[arg(long = "llm-model")]
     llm_model: Option<String>,
+    /// The endpoint's embedding model; FAQ retrieval then fuses its
+    /// nearest entries with BM25 (overrides WENSHU_LLM_EMBEDDING_MODEL).
+    #[arg(long = "llm-embedding-model")]
+    llm_embedding_model: Option<String>,
 }
 
 /// Resolves the language-model settings: flags, then the environment, then
@@ -415,6 +435,11 @@ fn llm_settings(flags: &ServeFlags, config: &Config) -> anyhow::Result<LlmSettin
             .clone()
             .or_else(|| env("WENSHU_LLM_MODEL"))
             .or(config.llm.model.clone()),
+        embedding_model: flags
+            .llm_embedding_model
+            .clone()
+            .or_else(|| env("WENSHU_LLM_EMBEDDING_MODEL"))
+            .or(config.llm.embedding_model.clone()),
         api_key: env("OPENAI_API_KEY"),
         timeout: config
             .llm

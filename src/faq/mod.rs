@@ -87,6 +87,17 @@ impl FaqIndex {
         Ok((faq, loaded.diagnostics))
     }
 
+    /// Like [`FaqIndex::open`], logging the entries left out and the count
+    /// loaded.
+    pub fn open_logged(folder: &Path) -> Result<FaqIndex, FaqError> {
+        let (index, diagnostics) = FaqIndex::open(folder)?;
+        for diagnostic in &diagnostics.0 {
+            tracing::warn!(%diagnostic, "knowledge-base entry left out");
+        }
+        tracing::info!(entries = index.len(), folder = %folder.display(), "knowledge base loaded");
+        Ok(index)
+    }
+
     /// Indexes entries held in memory; such an index cannot be reloaded.
     ///
     /// # Errors

@@ -11,7 +11,10 @@ use std::time::{Duration, Instant};
 use async_openai::Client;
 use async_openai::config::OpenAIConfig;
 use async_openai::error::OpenAIError;
-use async_openai::types::chat::{CreateChatCompletionRequest, CreateChatCompletionResponse};
+use async_openai::types::chat::{
+    ChatCompletionResponseStream, CreateChatCompletionRequest, CreateChatCompletionResponse,
+};
+use async_openai::types::embeddings::CreateEmbeddingRequest;
 use serde_json::{Value, json};
 
 use super::LlmSettings;
@@ -113,34 +116,132 @@ impl LlmClient {
             Ok(Err(error)) => Err(LlmError::Endpoint(describe(&error))),
         };
 
+        let result = result.and_then(|response| {
+            let usage = usage_of(&response);
+            reply_text(response).map(|text| (text, usage))
+        });
+        self.log_call(purpose, &self.model, &started, &result);
+        result
+    }
+
+    /// Sends chat messages and streams the reply's text: `on_text` gets
+    /// each piece as it arrives. Returns the whole text and the tokens
+    /// used. The time limit covers the whole reply.
+    pub async fn complete_streaming(
+        &self,
+        purpose: &str,
+        messages: Vec<Value>,
+        on_text: &mut (dyn FnMut(&str) + Send),
+    ) -> Result<(String, Usage), LlmError> {
+        self.check_breaker()?;
+        let request = json!({
+            "model": self.model,
+            "messages": messages,
+            "temperature": 0,
+            "stream": true,
+            "stream_options": {"include_usage": true},
+        });
+        let request: CreateChatCompletionRequest = serde_json::from_value(request)
+            .map_err(|error| LlmError::Endpoint(format!("cannot build the request: {error}")))?;
+
+        let started = Instant::now();
+        let chat = self.client.chat();
+        let streamed = async {
+            let stream = chat
+                .create_stream(request)
+                .await
+                .map_err(|error| LlmError::Endpoint(describe(&error)))?;
+            collect_stream(stream, on_text).await
+        };
+        let result = match tokio::time::timeout(self.timeout, streamed).await {
+            Err(_) => Err(LlmError::Timeout(self.timeout)),
+            Ok(result) => result.and_then(|(text, usage)| {
+                if text.trim().is_empty() {
+                    Err(LlmError::EmptyReply)
+                } else {
+                    Ok((text, usage))
+                }
+            }),
+        };
+        self.log_call(purpose, &self.model, &started, &result);
+        result
+    }
+
+    /// Asks the endpoint for one embedding per text, in the texts' order.
+    pub async fn embed(
+        &self,
+        model: &str,
+        texts: &[String],
+    ) -> Result<(Vec<Vec<f32>>, Usage), LlmError> {
+        self.check_breaker()?;
+        let request: CreateEmbeddingRequest =
+            serde_json::from_value(json!({"model": model, "input": texts})).map_err(|error| {
+                LlmError::Endpoint(format!("cannot build the request: {error}"))
+            })?;
+        let started = Instant::now();
+        let embeddings = self.client.embeddings();
+        let result = match tokio::time::timeout(self.timeout, embeddings.create(request)).await {
+            Err(_) => Err(LlmError::Timeout(self.timeout)),
+            Ok(Err(error)) => Err(LlmError::Endpoint(describe(&error))),
+            Ok(Ok(response)) => {
+                let usage = Usage {
+                    prompt_tokens: response.usage.prompt_tokens,
+                    completion_tokens: 0,
+                };
+                let mut data = response.data;
+                data.sort_by_key(|embedding| embedding.index);
+                if data.len() == texts.len()
+                    && data
+                        .iter()
+                        .enumerate()
+                        .all(|(position, embedding)| embedding.index as usize == position)
+                {
+                    Ok((
+                        data.into_iter()
+                            .map(|embedding| embedding.embedding)
+                            .collect(),
+                        usage,
+                    ))
+                } else {
+                    Err(LlmError::Endpoint(format!(
+                        "{} embeddings for {} texts",
+                        data.len(),
+                        texts.len()
+                    )))
+                }
+            }
+        };
+        self.log_call("embed", model, &started, &result);
+        result
+    }
+
+    /// Records a call's outcome in the breaker and writes its log line.
+    fn log_call<T>(
+        &self,
+        purpose: &str,
+        model: &str,
+        started: &Instant,
+        result: &Result<(T, Usage), LlmError>,
+    ) {
         let elapsed_ms = started.elapsed().as_millis() as u64;
+        self.record(result.is_ok());
         match result {
-            Ok(response) => {
-                let usage = usage_of(&response);
-                let text = reply_text(response);
-                self.record(text.is_ok());
-                tracing::info!(
-                    purpose,
-                    model = %self.model,
-                    latency_ms = elapsed_ms,
-                    prompt_tokens = usage.prompt_tokens,
-                    completion_tokens = usage.completion_tokens,
-                    outcome = if text.is_ok() { "ok" } else { "empty" },
-                    "model called"
-                );
-                text.map(|text| (text, usage))
-            }
-            Err(error) => {
-                self.record(false);
-                tracing::warn!(
-                    purpose,
-                    model = %self.model,
-                    latency_ms = elapsed_ms,
-                    %error,
-                    "model call failed"
-                );
-                Err(error)
-            }
+            Ok((_, usage)) => tracing::info!(
+                purpose,
+                model,
+                latency_ms = elapsed_ms,
+                prompt_tokens = usage.prompt_tokens,
+                completion_tokens = usage.completion_tokens,
+                outcome = "ok",
+                "model called"
+            ),
+            Err(error) => tracing::warn!(
+                purpose,
+                model,
+                latency_ms = elapsed_ms,
+                %error,
+                "model call failed"
+            ),
         }
     }
 
@@ -192,9 +293,43 @@ fn describe(error: &OpenAIError) -> String {
                 }
             }
         }
-        OpenAIError::JSONDeserialize(_, _) => "the reply is not a chat completion".to_owned(),
+        OpenAIError::JSONDeserialize(_, _) => {
+            "the reply does not have the shape of an OpenAI API reply".to_owned()
+        }
         other => other.to_string().chars().take(200).collect(),
     }
+}
+
+/// Reads a streamed reply to its end, handing each piece of text to
+/// `on_text`.
+async fn collect_stream(
+    mut stream: ChatCompletionResponseStream,
+    on_text: &mut (dyn FnMut(&str) + Send),
+) -> Result<(String, Usage), LlmError> {
+    let mut text = String::new();
+    let mut usage = Usage::default();
+    while let Some(chunk) = std::future::poll_fn(|context| stream.as_mut().poll_next(context)).await
+    {
+        let chunk = chunk.map_err(|error| LlmError::Endpoint(describe(&error)))?;
+        if let Some(reported) = &chunk.usage {
+            usage = Usage {
+                prompt_tokens: reported.prompt_tokens,
+                completion_tokens: reported.completion_tokens,
+            };
+        }
+        for choice in &chunk.choices {
+            if let Some(piece) = choice
+                .delta
+                .content
+                .as_deref()
+                .filter(|piece| !piece.is_empty())
+            {
+                on_text(piece);
+                text.push_str(piece);
+            }
+        }
+    }
+    Ok((text, usage))
 }
 
 fn usage_of(response: &CreateChatCompletionResponse) -> Usage {

@@ -1,30 +1,71 @@
 //! The optional language model, through any OpenAI-compatible endpoint
 //! (vLLM, Ollama, a hosted Qwen or DeepSeek).
 //!
-//! The model never produces SQL or a figure here. It reads a question the
-//! rules are not sure of and names, in JSON that a schema constrains, the
-//! metrics, breakdowns, filter values and time words from the slice of the
-//! semantic layer it was shown. [`query::ModelQuery::check`] rejects any
-//! name or value the layer does not have, and the accepted reading is
-//! written back as a question in the layer's own words, which the rules
-//! then read. So periods follow the bank's time rules exactly, and every
-//! answer goes through the same planner, compiler and SQL guard as without
-//! a model.
+//! The model is never trusted with a figure. Its uses, and the check each
+//! result passes before it is used:
 //!
-//! | mode | the model is asked |
+//! - Parse ([`query`]): a question the rules are not sure of becomes the
+//!   metrics, breakdowns, filter values and time words of a JSON reply
+//!   under a schema. [`query::ModelQuery::check`] rejects any name or value
+//!   the layer does not have, and the accepted reading is written back as
+//!   a question in the layer's own words, which the rules then read. So
+//!   periods follow the bank's time rules, and every answer goes through
+//!   the same planner, compiler and SQL guard as without a model.
+//! - Rewrite ([`rewrite`]): a follow-up the rules cannot merge becomes a
+//!   question that stands alone, which the rules then read.
+//! - Analyst SQL ([`sql`]): for analysts, a question outside the semantic
+//!   layer becomes SQL over the declared tables, which runs only through
+//!   the SQL guard.
+//! - FAQ wording ([`faq`]): an answer written from the retrieved entries,
+//!   kept only if it cites those entries and no number they lack.
+//! - Embeddings ([`retrieval`]): FAQ retrieval fused with BM25.
+//!
+//! | mode | the model is asked to parse |
 //! |---|---|
 //! | `rules` (default) | never; no endpoint is needed |
 //! | `hybrid` | only when the rules are not confident |
-//! | `llm` | for every question but refusals |
+//! | `llm` | every question but refusals |
+//!
+//! The other uses need `hybrid` or `llm`.
 
 mod client;
+pub mod faq;
 mod prompt;
 pub mod query;
+pub mod retrieval;
+pub mod rewrite;
+pub mod sql;
 
 use std::time::Duration;
 
 pub use client::{LlmClient, LlmError, Usage};
-pub use prompt::{PARSE_PROMPT, parse_messages};
+pub use prompt::{PARSE_PROMPT, parse_messages, similar_verified_questions};
+
+/// Returns a reply's text without the Markdown code fence that some local
+/// models put around JSON, trimmed.
+fn strip_code_fence(text: &str) -> &str {
+    let trimmed = text.trim();
+    trimmed
+        .strip_prefix("```json")
+        .or_else(|| trimmed.strip_prefix("```"))
+        .and_then(|rest| rest.strip_suffix("```"))
+        .unwrap_or(trimmed)
+}
+
+/// Formats the last `count` earlier questions as a list for a prompt,
+/// oldest first, or （无） when there are none.
+fn recent_questions(history: &[String], count: usize) -> String {
+    let start = history.len().saturating_sub(count);
+    let lines: Vec<String> = history[start..]
+        .iter()
+        .map(|question| format!("- {question}"))
+        .collect();
+    if lines.is_empty() {
+        "（无）".to_owned()
+    } else {
+        lines.join("\n")
+    }
+}
 
 /// When the model is asked.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
@@ -69,6 +110,9 @@ pub struct LlmSettings {
     /// The endpoint's base URL, such as `http://127.0.0.1:8000/v1`.
     pub base_url: Option<String>,
     pub model: Option<String>,
+    /// The endpoint's embedding model, for FAQ retrieval fused with BM25;
+    /// BM25 searches alone when None.
+    pub embedding_model: Option<String>,
     pub api_key: Option<String>,
     /// The time one call may take, retries included, before it is abandoned.
     pub timeout: Duration,
@@ -81,6 +125,7 @@ impl std::fmt::Debug for LlmSettings {
             .field("mode", &self.mode)
             .field("base_url", &self.base_url)
             .field("model", &self.model)
+            .field("embedding_model", &self.embedding_model)
             .field("api_key", &self.api_key.as_ref().map(|_| "<set>"))
             .field("timeout", &self.timeout)
             .finish()
@@ -93,6 +138,7 @@ impl Default for LlmSettings {
             mode: LlmMode::Rules,
             base_url: None,
             model: None,
+            embedding_model: None,
             api_key: None,
             timeout: Duration::from_secs(20),
         }

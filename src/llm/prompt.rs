@@ -3,8 +3,10 @@
 
 use serde_json::{Value, json};
 
-use crate::semantic::SemanticLayer;
+use crate::semantic::{SemanticLayer, VerifiedQuestion};
 use crate::understanding::lexicon::Lexicon;
+
+use super::query::ModelQuery;
 
 /// The prompt that asks for a [`super::query::ModelQuery`].
 pub const PARSE_PROMPT: &str = include_str!("../../prompts/parse.md");
@@ -14,6 +16,8 @@ pub const PARSE_PROMPT: &str = include_str!("../../prompts/parse.md");
 const LISTED_VALUES: usize = 12;
 /// Earlier questions of the conversation shown to the model.
 const HISTORY_TURNS: usize = 4;
+/// Verified questions shown to the model as examples.
+const EXAMPLES: usize = 3;
 
 /// Builds the chat messages that ask the model to read `question`.
 ///
@@ -56,24 +60,23 @@ pub fn parse_messages(
             )
         })
         .collect();
-    let recent: Vec<&str> = history
-        .iter()
-        .rev()
-        .take(HISTORY_TURNS)
-        .rev()
-        .map(String::as_str)
+    let history = super::recent_questions(history, HISTORY_TURNS);
+    let examples: Vec<String> = similar_verified_questions(layer, question, EXAMPLES)
+        .into_iter()
+        .map(|verified| {
+            let query =
+                serde_json::to_string(&ModelQuery::from_verified(verified)).unwrap_or_default();
+            format!("问题：{}\nJSON：{query}", verified.question)
+        })
         .collect();
-    let history = if recent.is_empty() {
+    let examples = if examples.is_empty() {
         "（无）".to_owned()
     } else {
-        recent
-            .iter()
-            .map(|turn| format!("- {turn}"))
-            .collect::<Vec<_>>()
-            .join("\n")
+        examples.join("\n\n")
     };
     let system = PARSE_PROMPT
         .replace("{reference_date}", reference_date)
+        .replace("{examples}", &examples)
         .replace("{metrics}", &metrics.join("\n"))
         .replace("{dimensions}", &dimensions.join("\n"))
         .replace("{history}", &history);
@@ -81,4 +84,47 @@ pub fn parse_messages(
         json!({"role": "system", "content": system}),
         json!({"role": "user", "content": question}),
     ]
+}
+
+/// Finds the verified questions that share the most pairs of adjacent
+/// characters with `question`, most similar first. Those sharing none are
+/// left out.
+pub fn similar_verified_questions<'l>(
+    layer: &'l SemanticLayer,
+    question: &str,
+    limit: usize,
+) -> Vec<&'l VerifiedQuestion> {
+    let asked = character_pairs(question);
+    let mut scored: Vec<(usize, &VerifiedQuestion)> = layer
+        .verified_questions
+        .iter()
+        .map(|verified| {
+            let shared = character_pairs(&verified.question)
+                .iter()
+                .filter(|pair| asked.contains(pair))
+                .count();
+            (shared, verified)
+        })
+        .filter(|(shared, _)| *shared > 0)
+        .collect();
+    scored.sort_by_key(|(shared, _)| std::cmp::Reverse(*shared));
+    scored
+        .into_iter()
+        .take(limit)
+        .map(|(_, verified)| verified)
+        .collect()
+}
+
+fn character_pairs(text: &str) -> Vec<(char, char)> {
+    let characters: Vec<char> = text
+        .chars()
+        .filter(|character| character.is_alphanumeric())
+        .collect();
+    let mut pairs: Vec<(char, char)> = characters
+        .windows(2)
+        .map(|pair| (pair[0], pair[1]))
+        .collect();
+    pairs.sort_unstable();
+    pairs.dedup();
+    pairs
 }

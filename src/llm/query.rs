@@ -1,10 +1,10 @@
 //! The model's reading of a question, its JSON schema, and the check that
 //! turns it into a question in the semantic layer's own words.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::semantic::SemanticLayer;
+use crate::semantic::{SemanticLayer, VerifiedQuestion};
 use crate::understanding::lexicon::{Lexicon, normalize};
 use crate::understanding::time::{TimeContext, parse_time_in};
 
@@ -14,7 +14,7 @@ const MAX_TIME_CHARS: usize = 30;
 const MAX_TOP: u64 = 100;
 
 /// The structured query a model returns.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ModelQuery {
     /// `metric` for a question about figures, `other` for anything else.
@@ -29,14 +29,14 @@ pub struct ModelQuery {
     pub top: Option<ModelTop>,
 }
 
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ModelFilter {
     pub dimension: String,
     pub values: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ModelTop {
     /// `desc` for the largest first, `asc` for the smallest first.
@@ -104,16 +104,34 @@ impl std::fmt::Display for Rejection {
 /// Parses a reply's text as a [`ModelQuery`]. A reply wrapped in a Markdown
 /// code fence is unwrapped first, as some local models add one.
 pub fn parse_reply(text: &str) -> Result<ModelQuery, Rejection> {
-    let trimmed = text.trim();
-    let unfenced = trimmed
-        .strip_prefix("```json")
-        .or_else(|| trimmed.strip_prefix("```"))
-        .and_then(|rest| rest.strip_suffix("```"))
-        .unwrap_or(trimmed);
+    let unfenced = super::strip_code_fence(text);
     serde_json::from_str(unfenced).map_err(|error| Rejection::Malformed(error.to_string()))
 }
 
 impl ModelQuery {
+    /// Converts a verified question's query to the shape of a model's reply.
+    pub fn from_verified(verified: &VerifiedQuestion) -> ModelQuery {
+        ModelQuery {
+            intent: "metric".to_owned(),
+            metrics: verified.metrics.clone(),
+            group_by: verified.group_by.clone(),
+            filters: verified
+                .filters
+                .iter()
+                .map(|(dimension, values)| ModelFilter {
+                    dimension: dimension.clone(),
+                    values: values.clone(),
+                })
+                .collect(),
+            time: verified.time.clone(),
+            grain: verified.grain.clone(),
+            top: verified.top.as_ref().map(|(order, limit)| ModelTop {
+                order: order.clone(),
+                limit: *limit,
+            }),
+        }
+    }
+
     /// Checks every name and value against the semantic layer and returns
     /// the question written in the layer's own words (labels and values),
     /// for the rules to read: 今年以来 每月 个人 各机构 日均存款 前5.

@@ -21,6 +21,7 @@ const DOCUMENT_KEYS: &[&str] = &[
     "project_configuration",
     "saved_query",
     "saved_queries",
+    "verified_questions",
 ];
 
 /// Adds the contents of one parsed document to `layer`.
@@ -65,8 +66,141 @@ pub(crate) fn load_document(
     if let Some(node) = fields.get("project_configuration") {
         read_project_configuration(node, layer, report);
     }
+    if let Some(node) = fields.get("verified_questions") {
+        for item in sequence(node, "verified_questions", report) {
+            if let Some(question) = read_verified_question(item, file, report) {
+                layer.verified_questions.push(question);
+            }
+        }
+    }
     // Saved queries are MetricFlow's named queries; Wenshu does not serve them.
     fields.finish(report);
+}
+
+fn read_verified_question(
+    node: &Node,
+    file: &str,
+    report: &mut Report<'_>,
+) -> Option<VerifiedQuestion> {
+    let fields = Fields::new(
+        node,
+        "a verified question",
+        &["question", "query", "verified_by"],
+        report,
+    )?;
+    let question = fields.required_string("question", report);
+    let verified_by = fields.optional_string("verified_by", report);
+    let query = match fields.get("query") {
+        Some(query) => read_verified_query(query, report),
+        None => {
+            report.error(
+                fields.span,
+                "a verified question is missing the key `query`",
+            );
+            None
+        }
+    };
+    fields.finish(report);
+    let question = question?;
+    if question.trim().is_empty() {
+        report.error(node.span, "a verified question's `question` is empty");
+        return None;
+    }
+    Some(VerifiedQuestion {
+        question,
+        verified_by,
+        file: file.to_owned(),
+        span: node.span,
+        ..query?
+    })
+}
+
+fn read_verified_filters(list: &Node, report: &mut Report<'_>) -> Vec<(String, Vec<String>)> {
+    let mut filters = Vec::new();
+    for item in sequence(list, "filters", report) {
+        let Some(filter) = Fields::new(item, "a filter", &["dimension", "values"], report) else {
+            continue;
+        };
+        let dimension = filter.required_string("dimension", report);
+        let values = filter.string_list("values", report);
+        if values.is_empty() {
+            report.error(filter.span, "a filter needs at least one of `values`");
+        }
+        filter.finish(report);
+        if let Some(dimension) = dimension {
+            filters.push((dimension, values));
+        }
+    }
+    filters
+}
+
+fn read_verified_top(top: &Node, report: &mut Report<'_>) -> Option<(String, u64)> {
+    let fields = Fields::new(top, "`top`", &["order", "limit"], report)?;
+    let order = fields
+        .optional_string("order", report)
+        .unwrap_or_else(|| "desc".to_owned());
+    let limit = fields.required_string("limit", report);
+    fields.finish(report);
+    if order != "desc" && order != "asc" {
+        report.error(
+            top.span,
+            format!("`order` must be desc or asc, found `{order}`"),
+        );
+        return None;
+    }
+    match limit?.parse::<u64>() {
+        Ok(limit) if (1..=100).contains(&limit) => Some((order, limit)),
+        _ => {
+            report.error(top.span, "`limit` must be a whole number from 1 to 100");
+            None
+        }
+    }
+}
+
+fn read_verified_query(node: &Node, report: &mut Report<'_>) -> Option<VerifiedQuestion> {
+    let fields = Fields::new(
+        node,
+        "a verified question's `query`",
+        &["metrics", "group_by", "filters", "time", "grain", "top"],
+        report,
+    )?;
+    let metrics = fields.string_list("metrics", report);
+    if metrics.is_empty() {
+        report.error(
+            fields.span,
+            "a verified question's `query` names no `metrics`",
+        );
+    }
+    let filters = fields
+        .get("filters")
+        .map(|list| read_verified_filters(list, report))
+        .unwrap_or_default();
+
+    let grain = fields.optional_string("grain", report);
+    if let Some(grain) = &grain
+        && !["day", "week", "month", "quarter", "year"].contains(&grain.as_str())
+    {
+        report.error_with_suggestion(
+            fields.get("grain").map_or(fields.span, |grain| grain.span),
+            format!("unknown grain `{grain}`"),
+            Some("use day, week, month, quarter or year".to_owned()),
+        );
+    }
+    let top = fields
+        .get("top")
+        .and_then(|top| read_verified_top(top, report));
+
+    let verified = VerifiedQuestion {
+        metrics,
+        group_by: fields.string_list("group_by", report),
+        filters,
+        time: fields.optional_string("time", report),
+        grain,
+        top,
+        ..VerifiedQuestion::default()
+    };
+    fields.finish(report);
+    Some(verified)
 }
 
 fn sequence<'n>(node: &'n Node, key: &str, report: &mut Report<'_>) -> &'n [Node] {
@@ -1248,5 +1382,50 @@ mod tests {
         assert_eq!(parse_window("1 month").unwrap().grain, TimeGrain::Month);
         assert!(parse_window("seven days").is_none());
         assert!(parse_window("2 fortnights").is_none());
+    }
+
+    #[test]
+    fn verified_questions_load_with_their_lines() {
+        let text = "verified_questions:\n  - question: 老百姓存了多少钱\n    verified_by: 计划财务部\n    query:\n      metrics: [deposit_balance]\n      filters:\n        - dimension: customer__customer_type\n          values: [个人]\n      top: {order: asc, limit: 3}\n";
+
+        let layer = crate::semantic::load_sources(&[("verified.yaml".to_owned(), text.to_owned())])
+            .unwrap();
+
+        let verified = &layer.verified_questions[0];
+        assert_eq!(verified.question, "老百姓存了多少钱");
+        assert_eq!(verified.metrics, ["deposit_balance"]);
+        assert_eq!(
+            verified.filters,
+            [(
+                "customer__customer_type".to_owned(),
+                vec!["个人".to_owned()]
+            )]
+        );
+        assert_eq!(verified.top, Some(("asc".to_owned(), 3)));
+        assert_eq!(verified.verified_by.as_deref(), Some("计划财务部"));
+        assert_eq!(
+            (verified.file.as_str(), verified.span.line),
+            ("verified.yaml", 2)
+        );
+    }
+
+    #[test]
+    fn verified_question_mistakes_are_reported() {
+        let text = "verified_questions:\n  - question: 存款\n    query:\n      grain: monthly\n      top: {order: up, limit: 0}\n      sql: SELECT 1\n  - query:\n      metrics: [deposit_balance]\n";
+
+        let diagnostics =
+            crate::semantic::load_sources(&[("verified.yaml".to_owned(), text.to_owned())])
+                .unwrap_err()
+                .to_string();
+
+        for expected in [
+            "names no `metrics`",
+            "unknown grain `monthly`",
+            "`order` must be desc or asc",
+            "sql",
+            "missing the key `question`",
+        ] {
+            assert!(diagnostics.contains(expected), "{expected}: {diagnostics}");
+        }
     }
 }

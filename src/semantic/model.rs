@@ -25,6 +25,34 @@ pub struct SemanticLayer {
     /// Windows that name a granularity Wenshu does not know, checked
     /// against `custom_granularities` once every file is loaded.
     pub custom_granularity_uses: Vec<(String, Span, String)>,
+    /// Extension `verified_questions`: questions an analyst checked, each
+    /// with the query it means.
+    pub verified_questions: Vec<VerifiedQuestion>,
+}
+
+/// A question and the query an analyst checked it means (extension
+/// `verified_questions`). The names and values are checked against the
+/// warehouse when the assistant starts. A question asked in these words is
+/// answered with this query, and similar ones are shown to the model as
+/// examples.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct VerifiedQuestion {
+    pub question: String,
+    pub metrics: Vec<String>,
+    /// Group-by items, as `customer__customer_type` or `metric_time`.
+    pub group_by: Vec<String>,
+    /// Filters: a group-by item and the values kept.
+    pub filters: Vec<(String, Vec<String>)>,
+    /// A time phrase of `spec/time.md`, such as 今年以来.
+    pub time: Option<String>,
+    /// `day`, `week`, `month`, `quarter` or `year`, for a series.
+    pub grain: Option<String>,
+    /// The largest (`desc`) or smallest (`asc`) rows, and how many.
+    pub top: Option<(String, u64)>,
+    /// The person or team that checked it, as free text.
+    pub verified_by: Option<String>,
+    pub file: String,
+    pub span: Span,
 }
 
 impl SemanticLayer {

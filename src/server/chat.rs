@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::Value as Json;
 
 use crate::assistant::{ChatResponse, Stage};
+use crate::config::Role;
 
 use super::audit::AuditDetails;
 use super::auth::Principal;
@@ -102,6 +103,7 @@ pub(super) async fn answer(
         return Err(session_of_another_user());
     }
     let scope = state.access().scope(&principal);
+    let model_sql = matches!(principal.role, Role::Analyst | Role::Admin);
     let store = std::sync::Arc::clone(state.store());
     let task_session_id = session_id.clone();
     let user = principal.user.clone();
@@ -116,14 +118,17 @@ pub(super) async fn answer(
                 if stored.user != user {
                     return Err(session_of_another_user());
                 }
-                assistant.restore(&mut turn, &stored.questions);
+                assistant.restore(&mut turn, &stored.turns());
             }
         }
         turn.owner = Some(user.clone());
         turn.scope = scope;
+        turn.model_sql = model_sql;
         let answer =
             assistant.respond_with_progress(&task_session_id, &mut turn, &message, &mut progress);
-        if let Err(error) = store.save_conversation(&task_session_id, &user, &turn.questions) {
+        if let Err(error) =
+            store.save_conversation(&task_session_id, &user, &turn.questions, &turn.readings)
+        {
             tracing::error!(%error, session_id = %task_session_id, "cannot save the conversation");
         }
         Ok(answer)

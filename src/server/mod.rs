@@ -237,6 +237,7 @@ async fn load(
 ) -> anyhow::Result<()> {
     let started = Instant::now();
     let watched = state.clone();
+    let runtime = tokio::runtime::Handle::current();
     let loading = tokio::task::spawn_blocking(move || -> anyhow::Result<NaiveDate> {
         let mut assistant = Assistant::open_with(
             &config.semantic_layer,
@@ -250,10 +251,25 @@ async fn load(
                 config.warehouse.display()
             )
         })?;
-        if let Some(folder) = &config.knowledge_base {
-            assistant = assistant.with_knowledge_base_dir(folder).with_context(|| {
-                format!("cannot load the knowledge base `{}`", folder.display())
-            })?;
+        match (&config.knowledge_base, &llm, &config.llm.embedding_model) {
+            (Some(folder), Some((client, _)), Some(model)) => {
+                let index = crate::faq::FaqIndex::open_logged(folder).with_context(|| {
+                    format!("cannot load the knowledge base `{}`", folder.display())
+                })?;
+                let fused = crate::llm::retrieval::FusedKnowledgeBase::new(
+                    Arc::new(index),
+                    Arc::clone(client),
+                    model.clone(),
+                );
+                fused.refresh_in_background(&runtime);
+                assistant = assistant.with_knowledge_base(Arc::new(fused));
+            }
+            (Some(folder), _, _) => {
+                assistant = assistant.with_knowledge_base_dir(folder).with_context(|| {
+                    format!("cannot load the knowledge base `{}`", folder.display())
+                })?;
+            }
+            (None, _, _) => {}
         }
         if let Some((client, mode)) = &llm {
             assistant = assistant.with_llm(Arc::clone(client), *mode);

@@ -4,6 +4,12 @@
 //! the same JSON error. An accepted one gets `text/event-stream`: one
 //! `stage` event as each stage starts, then one `answer` event with the
 //! same JSON as `/api/chat`, or one `error` event with the error's JSON.
+//!
+//! With a language model configured, an FAQ answer is followed by the
+//! model's phrasing of the entries found, as `delta` events with pieces of
+//! text as they arrive. One `phrased` event then carries the checked text
+//! and the entries it cites, or the reason it is not shown. In that case
+//! the page keeps the entry's own text.
 
 use std::convert::Infallible;
 use std::pin::Pin;
@@ -17,16 +23,15 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use tokio::sync::mpsc;
 
-use crate::assistant::Stage;
+use crate::assistant::{AnswerKind, FaqAnswer, Stage};
+use crate::llm::LlmClient;
+use crate::llm::faq::PhrasedAnswer;
 use crate::understanding::interpret::is_english;
 
 use super::audit::{self, AuditDetails, AuditedByHandler};
 use super::chat::{answer, check_owner, prepare};
 use super::error::ApiError;
 use super::state::AppState;
-
-/// Events waiting to be sent; the stages of one answer are four.
-const EVENT_BUFFER: usize = 8;
 
 pub async fn chat_stream(
     State(state): State<AppState>,
@@ -37,7 +42,12 @@ pub async fn chat_stream(
     let english = is_english(&prepared.message);
     let principal = prepared.principal.clone();
     let started = prepared.started;
-    let (sender, receiver) = mpsc::channel::<Event>(EVENT_BUFFER);
+    let assistant = std::sync::Arc::clone(&prepared.assistant);
+    let question = prepared.message.clone();
+    // Unbounded: a stage is sent from the blocking thread that answers and
+    // a piece of phrased text from a model callback, neither of which can
+    // wait; one answer sends a few dozen events at most.
+    let (sender, receiver) = mpsc::unbounded_channel::<Event>();
 
     let stage_sender = sender.clone();
     tokio::spawn(async move {
@@ -45,15 +55,21 @@ pub async fn chat_stream(
             // Called on the blocking thread that answers. A page that went
             // away closes the channel; the answer still completes and is
             // remembered by the conversation.
-            let _ = stage_sender.blocking_send(stage_event(stage, english));
+            let _ = stage_sender.send(stage_event(stage, english));
         };
+        let mut faq = None;
         let (event, status, outcome, details) = match answer(&state, prepared, progress).await {
-            Ok((answered, details)) => (
-                Event::default().event("answer").json_data(&answered),
-                200,
-                "ok".to_owned(),
-                details,
-            ),
+            Ok((answered, details)) => {
+                if answered.kind == AnswerKind::Faq {
+                    faq = answered.faq.clone();
+                }
+                (
+                    Event::default().event("answer").json_data(&answered),
+                    200,
+                    "ok".to_owned(),
+                    details,
+                )
+            }
             Err(error) => {
                 let (status, code) = error.status_and_code();
                 (
@@ -79,7 +95,10 @@ pub async fn chat_stream(
                 .event("error")
                 .data(r#"{"error":{"code":"internal","message":"internal server error"}}"#)
         });
-        let _ = sender.send(event).await;
+        let _ = sender.send(event);
+        if let (Some(faq), Some((client, _))) = (faq, assistant.llm()) {
+            phrase_faq(&client, &faq, &question, &sender).await;
+        }
     });
 
     let mut response = Sse::new(Events(receiver))
@@ -95,13 +114,47 @@ pub async fn chat_stream(
     Ok(response)
 }
 
+/// Streams the model's phrasing of an FAQ answer, then sends whether it
+/// passed the checks of [`crate::llm::faq::check_answer`].
+async fn phrase_faq(
+    client: &LlmClient,
+    faq: &FaqAnswer,
+    question: &str,
+    sender: &mpsc::UnboundedSender<Event>,
+) {
+    let messages = crate::llm::faq::faq_messages(faq, question);
+    let mut on_text = |piece: &str| {
+        let data = serde_json::json!({ "text": piece });
+        let _ = sender.send(Event::default().event("delta").data(data.to_string()));
+    };
+    let verdict = match client
+        .complete_streaming("phrase_faq", messages, &mut on_text)
+        .await
+    {
+        Ok((text, _)) => match crate::llm::faq::check_answer(&text, faq) {
+            Ok(sources) => serde_json::to_value(PhrasedAnswer {
+                text: text.trim().to_owned(),
+                sources,
+                model: client.model().to_owned(),
+            })
+            .unwrap_or_default(),
+            Err(reason) => {
+                tracing::info!(%reason, entry = %faq.best.id, "the model's FAQ answer is not shown");
+                serde_json::json!({ "rejected": reason })
+            }
+        },
+        Err(error) => serde_json::json!({ "rejected": error.to_string() }),
+    };
+    let _ = sender.send(Event::default().event("phrased").data(verdict.to_string()));
+}
+
 fn stage_event(stage: Stage, english: bool) -> Event {
     let data = serde_json::json!({"stage": stage, "label": stage.label(english)});
     Event::default().event("stage").data(data.to_string())
 }
 
 /// The events of one answer, as the stream axum sends.
-struct Events(mpsc::Receiver<Event>);
+struct Events(mpsc::UnboundedReceiver<Event>);
 
 impl futures_core::Stream for Events {
     type Item = Result<Event, Infallible>;

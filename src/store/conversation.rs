@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, params};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{Result, Store, format_time};
 
@@ -13,7 +13,31 @@ pub struct StoredConversation {
     pub user: String,
     /// The questions asked so far, oldest first.
     pub questions: Vec<String>,
+    /// For each question, the reading in the semantic layer's words that
+    /// answered it, when a verified question or the model gave one.
+    pub readings: Vec<Option<String>>,
     pub updated_at: DateTime<Utc>,
+}
+
+impl StoredConversation {
+    /// Pairs the questions with their readings, as [`crate::assistant::Assistant::restore`] takes them.
+    pub fn turns(&self) -> Vec<(String, Option<String>)> {
+        self.questions
+            .iter()
+            .cloned()
+            .zip(self.readings.iter().cloned().chain(std::iter::repeat(None)))
+            .collect()
+    }
+}
+
+/// One question in the `questions` JSON: a string, or the question with
+/// its reading. Conversations saved before readings were kept hold only
+/// strings.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(untagged)]
+enum StoredQuestion {
+    Plain(String),
+    Read { question: String, reading: String },
 }
 
 impl Store {
@@ -27,8 +51,20 @@ impl Store {
         session_id: &str,
         user: &str,
         questions: &[String],
+        readings: &[Option<String>],
     ) -> Result<()> {
-        let questions_json = serde_json::Value::from(questions).to_string();
+        let stored: Vec<StoredQuestion> = questions
+            .iter()
+            .zip(readings.iter().chain(std::iter::repeat(&None)))
+            .map(|(question, reading)| match reading {
+                Some(reading) => StoredQuestion::Read {
+                    question: question.clone(),
+                    reading: reading.clone(),
+                },
+                None => StoredQuestion::Plain(question.clone()),
+            })
+            .collect();
+        let questions_json = serde_json::to_string(&stored).unwrap_or_else(|_| "[]".to_owned());
         let updated_at = format_time(Utc::now());
 
         let connection = self.lock();
@@ -72,10 +108,20 @@ impl Store {
         let Some((user, questions_json, updated_at)) = row else {
             return Ok(None);
         };
+        let stored: Vec<StoredQuestion> =
+            self.parse_json("conversations", "questions", &questions_json)?;
+        let (questions, readings) = stored
+            .into_iter()
+            .map(|question| match question {
+                StoredQuestion::Plain(question) => (question, None),
+                StoredQuestion::Read { question, reading } => (question, Some(reading)),
+            })
+            .unzip();
         Ok(Some(StoredConversation {
             session_id: session_id.to_string(),
             user,
-            questions: self.parse_json("conversations", "questions", &questions_json)?,
+            questions,
+            readings,
             updated_at: self.parse_time("conversations", "updated_at", &updated_at)?,
         }))
     }

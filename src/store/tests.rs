@@ -70,13 +70,38 @@ fn open_file(folder: &Path) -> Store {
 }
 
 #[test]
+fn readings_are_stored_with_their_questions() {
+    let store = Store::open_in_memory().unwrap();
+    let questions = vec!["老百姓存了多少钱".to_string(), "按支行拆分".to_string()];
+    let readings = vec![Some("个人 存款余额".to_string()), None];
+
+    store
+        .save_conversation("session-1", "zhang.wei", &questions, &readings)
+        .unwrap();
+    let conversation = store.load_conversation("session-1").unwrap().unwrap();
+
+    assert_eq!(conversation.questions, questions);
+    assert_eq!(conversation.readings, readings);
+    assert_eq!(
+        conversation.turns(),
+        vec![
+            (
+                "老百姓存了多少钱".to_string(),
+                Some("个人 存款余额".to_string())
+            ),
+            ("按支行拆分".to_string(), None),
+        ]
+    );
+}
+
+#[test]
 fn conversation_round_trip() {
     let store = Store::open_in_memory().unwrap();
     let questions = vec!["上月存款余额".to_string(), "按支行拆分".to_string()];
     let before_save = Utc::now() - Duration::seconds(1);
 
     store
-        .save_conversation("session-1", "zhang.wei", &questions)
+        .save_conversation("session-1", "zhang.wei", &questions, &[])
         .unwrap();
     let conversation = store.load_conversation("session-1").unwrap().unwrap();
 
@@ -98,13 +123,13 @@ fn conversation_missing_is_none() {
 fn conversation_save_replaces_existing() {
     let store = Store::open_in_memory().unwrap();
     store
-        .save_conversation("session-1", "zhang.wei", &["第一个问题".to_string()])
+        .save_conversation("session-1", "zhang.wei", &["第一个问题".to_string()], &[])
         .unwrap();
     let first = store.load_conversation("session-1").unwrap().unwrap();
 
     let questions = vec!["第一个问题".to_string(), "第二个问题".to_string()];
     store
-        .save_conversation("session-1", "zhang.wei", &questions)
+        .save_conversation("session-1", "zhang.wei", &questions, &[])
         .unwrap();
     let second = store.load_conversation("session-1").unwrap().unwrap();
 
@@ -122,7 +147,7 @@ fn conversation_with_no_questions() {
     let store = Store::open_in_memory().unwrap();
 
     store
-        .save_conversation("session-1", "anonymous", &[])
+        .save_conversation("session-1", "anonymous", &[], &[])
         .unwrap();
 
     let conversation = store.load_conversation("session-1").unwrap().unwrap();
@@ -132,8 +157,12 @@ fn conversation_with_no_questions() {
 #[test]
 fn idle_conversations_are_deleted() {
     let store = Store::open_in_memory().unwrap();
-    store.save_conversation("old", "zhang.wei", &[]).unwrap();
-    store.save_conversation("recent", "li.na", &[]).unwrap();
+    store
+        .save_conversation("old", "zhang.wei", &[], &[])
+        .unwrap();
+    store
+        .save_conversation("recent", "li.na", &[], &[])
+        .unwrap();
     store
         .lock()
         .execute(
@@ -566,7 +595,7 @@ fn reopen_keeps_everything() {
     {
         let store = open_file(folder.path());
         store
-            .save_conversation("session-1", "zhang.wei", &questions)
+            .save_conversation("session-1", "zhang.wei", &questions, &[])
             .unwrap();
         feedback_id = store.record_feedback(&feedback).unwrap();
         audit_id = store.append_audit(&record).unwrap();
@@ -733,7 +762,7 @@ fn file_that_is_not_a_database_is_reported() {
 fn invalid_stored_time_is_reported() {
     let store = Store::open_in_memory().unwrap();
     store
-        .save_conversation("session-1", "zhang.wei", &[])
+        .save_conversation("session-1", "zhang.wei", &[], &[])
         .unwrap();
     store
         .lock()

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { after, before, test } from 'node:test';
 
-import { chatAnswerOf, launchBrowser, startServer } from './wenshu-server.mjs';
+import { askQuestion, chatAnswerOf, launchBrowser, startServer } from './wenshu-server.mjs';
 
 const ANSWER_TIMEOUT_MS = 30_000;
 
@@ -40,15 +40,9 @@ async function answerFor(question) {
   throw new Error(`the page received no answer JSON for ${question}`);
 }
 
-/** Types a question, sends it with Enter and waits for its answer card; returns the card locator. */
-async function ask(question) {
-  const cards = page.getByTestId('answer');
-  const before = await cards.count();
-  await page.getByTestId('question-input').fill(question);
-  await page.getByTestId('question-input').press('Enter');
-  await cards.nth(before).waitFor({ timeout: ANSWER_TIMEOUT_MS });
-  await page.waitForFunction(() => !document.querySelector('.pending'), null, { timeout: ANSWER_TIMEOUT_MS });
-  return cards.nth(before);
+/** Asks a question on the page and returns its answer card. */
+function ask(question) {
+  return askQuestion(page, question, ANSWER_TIMEOUT_MS);
 }
 
 function parseCsv(text) {

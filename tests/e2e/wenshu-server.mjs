@@ -143,3 +143,14 @@ export async function chatAnswerOf(response) {
   const answer = stream ? answerFromEventStream(body) : JSON.parse(body);
   return answer ? { question, answer } : null;
 }
+
+/** Types a question into the page, sends it with Enter and waits for its answer card; returns the card locator. */
+export async function askQuestion(page, question, timeout = 30_000) {
+  const cards = page.getByTestId('answer');
+  const before = await cards.count();
+  await page.getByTestId('question-input').fill(question);
+  await page.getByTestId('question-input').press('Enter');
+  await cards.nth(before).waitFor({ timeout });
+  await page.waitForFunction(() => !document.querySelector('.pending'), null, { timeout });
+  return cards.nth(before);
+}
