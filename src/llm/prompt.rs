@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::semantic::{SemanticLayer, VerifiedQuestion};
+use crate::semantic::{Metric, SemanticLayer, VerifiedQuestion};
 use crate::understanding::lexicon::Lexicon;
 
 use super::query::ModelQuery;
@@ -18,12 +18,17 @@ const LISTED_VALUES: usize = 12;
 const HISTORY_TURNS: usize = 4;
 /// Verified questions shown to the model as examples.
 const EXAMPLES: usize = 3;
+/// A catalog with at most this many metrics lists them all; a larger one
+/// lists this many, those whose words are closest to the question's.
+const LISTED_METRICS: usize = 40;
 
 /// Builds the chat messages that ask the model to read `question`.
 ///
-/// The catalog slice: every metric (label, name, a few synonyms), every
-/// categorical dimension the lexicon knows, and for each dimension its
-/// values when they are few, or else only those the question mentions.
+/// The catalog slice: the metrics (label, name, a few synonyms), all of
+/// them in a small catalog or else those closest to the question and the
+/// recent questions; every categorical dimension the lexicon knows, and for
+/// each dimension its values when they are few, or else only those the
+/// question mentions.
 pub fn parse_messages(
     layer: &SemanticLayer,
     lexicon: &Lexicon,
@@ -31,9 +36,8 @@ pub fn parse_messages(
     history: &[String],
     question: &str,
 ) -> Vec<Value> {
-    let metrics: Vec<String> = layer
-        .metrics
-        .iter()
+    let metrics: Vec<String> = relevant_metrics(layer, history, question)
+        .into_iter()
         .map(|metric| {
             let label = metric.label.clone().unwrap_or_else(|| metric.name.clone());
             let synonyms: Vec<&str> = metric.synonyms.iter().take(4).map(String::as_str).collect();
@@ -86,6 +90,51 @@ pub fn parse_messages(
     ]
 }
 
+/// Picks the metrics shown to the model: all of them when there are at most
+/// [`LISTED_METRICS`], or else the default metric and those whose name,
+/// label and synonyms share the most adjacent character pairs with the
+/// question and the recent questions, in the layer's order.
+fn relevant_metrics<'l>(
+    layer: &'l SemanticLayer,
+    history: &[String],
+    question: &str,
+) -> Vec<&'l Metric> {
+    if layer.metrics.len() <= LISTED_METRICS {
+        return layer.metrics.iter().collect();
+    }
+    let start = history.len().saturating_sub(HISTORY_TURNS);
+    let asked = character_pairs(&format!("{question} {}", history[start..].join(" ")));
+    let mut scored: Vec<(usize, usize)> = layer
+        .metrics
+        .iter()
+        .enumerate()
+        .map(|(position, metric)| {
+            let words = format!(
+                "{} {} {}",
+                metric.name,
+                metric.label.as_deref().unwrap_or(""),
+                metric.synonyms.join(" ")
+            );
+            let shared = character_pairs(&words)
+                .iter()
+                .filter(|pair| asked.contains(pair))
+                .count();
+            let default = layer.default_metric.as_deref() == Some(metric.name.as_str());
+            (if default { usize::MAX } else { shared }, position)
+        })
+        .collect();
+    scored.sort_by_key(|(shared, position)| (std::cmp::Reverse(*shared), *position));
+    let mut kept: Vec<usize> = scored
+        .into_iter()
+        .take(LISTED_METRICS)
+        .map(|(_, position)| position)
+        .collect();
+    kept.sort_unstable();
+    kept.into_iter()
+        .map(|position| &layer.metrics[position])
+        .collect()
+}
+
 /// Finds the verified questions that share the most pairs of adjacent
 /// characters with `question`, most similar first. Those sharing none are
 /// left out.
@@ -127,4 +176,56 @@ fn character_pairs(text: &str) -> Vec<(char, char)> {
     pairs.sort_unstable();
     pairs.dedup();
     pairs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A layer of `count` simple metrics over one semantic model, the last
+    /// one about loans.
+    fn layer_with_metrics(count: usize) -> SemanticLayer {
+        let mut text = String::from(
+            "semantic_models:\n  - name: deposits\n    node_relation: {alias: deposits, relation_name: fact_deposit_daily}\n    defaults: {agg_time_dimension: biz_date}\n    entities: [{name: account, type: primary, expr: account_id}]\n    dimensions: [{name: biz_date, type: time, type_params: {time_granularity: day}}]\n    measures:\n      - {name: balance, agg: sum, expr: balance}\nmetrics:\n",
+        );
+        for number in 0..count {
+            let label = if number + 1 == count {
+                "贷款逾期率".to_owned()
+            } else {
+                format!("存款指标{number}")
+            };
+            text.push_str(&format!(
+                "  - name: metric_{number}\n    label: {label}\n    type: simple\n    type_params: {{measure: balance}}\n"
+            ));
+        }
+        crate::semantic::load_sources(&[("layer.yaml".to_owned(), text)])
+            .unwrap_or_else(|diagnostics| panic!("invalid test layer: {}", diagnostics.0[0]))
+    }
+
+    #[test]
+    fn small_catalog_lists_every_metric() {
+        let layer = layer_with_metrics(LISTED_METRICS);
+
+        assert_eq!(
+            relevant_metrics(&layer, &[], "随便问问").len(),
+            LISTED_METRICS
+        );
+    }
+
+    #[test]
+    fn large_catalog_lists_closest_metrics() {
+        let layer = layer_with_metrics(500);
+
+        let listed = relevant_metrics(&layer, &[], "上个月贷款逾期率是多少");
+
+        assert_eq!(listed.len(), LISTED_METRICS);
+        assert!(listed.iter().any(|metric| metric.name == "metric_499"));
+        let history = ["贷款逾期率呢".to_owned()];
+        let from_history = relevant_metrics(&layer, &history, "按支行看");
+        assert!(
+            from_history
+                .iter()
+                .any(|metric| metric.name == "metric_499")
+        );
+    }
 }
