@@ -367,6 +367,55 @@ fn single_number(question: &str, response: &ChatResponse) -> f64 {
 // Metric words and synonyms
 
 #[test]
+fn derived_metric_beside_its_base_wins() {
+    let cases = [
+        (
+            "存款余额环比",
+            Expected::metric("growth_rate_month_on_month"),
+        ),
+        (
+            "11月存款余额环比",
+            Expected::metric("growth_rate_month_on_month").period("2026-11-01", "2026-11-30"),
+        ),
+        ("存款余额同比", Expected::metric("growth_rate_year_on_year")),
+        (
+            "存款余额比年初",
+            Expected::metric("increase_since_year_start"),
+        ),
+        ("户均存款余额", Expected::metric("balance_per_depositor")),
+        (
+            "deposit balance year over year",
+            Expected::metric("growth_rate_year_on_year"),
+        ),
+        (
+            "存款余额和日均存款",
+            Expected::metric("deposit_balance")
+                .and_metric("average_daily_balance")
+                .year_to_date(),
+        ),
+    ];
+    assert_readings(&cases);
+}
+
+#[test]
+fn breakdown_inside_metric_word() {
+    let by_manager = || {
+        Expected::metric("performance_balance")
+            .by("manager__manager_name")
+            .order("-performance_balance")
+    };
+    let cases = [
+        ("各客户经理存款余额前十", by_manager().limit(10)),
+        ("客户经理存款排名", by_manager()),
+        (
+            "客户经理存款有多少",
+            Expected::metric("performance_balance"),
+        ),
+    ];
+    assert_readings(&cases);
+}
+
+#[test]
 fn metric_labels_and_synonyms() {
     let ytd = |name: &str| Expected::metric(name).year_to_date();
     let cases = [
@@ -382,6 +431,10 @@ fn metric_labels_and_synonyms() {
         ("今年日均余额", ytd("average_daily_balance")),
         ("ADB", ytd("average_daily_balance")),
         ("average daily balance", ytd("average_daily_balance")),
+        (
+            "What is the year-to-date average daily deposit balance?",
+            ytd("average_daily_balance"),
+        ),
         ("存款客户数", Expected::metric("depositors")),
         ("有效存款客户有多少", Expected::metric("depositors")),
         ("number of depositors", Expected::metric("depositors")),

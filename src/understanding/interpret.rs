@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-use crate::semantic::SemanticLayer;
+use crate::semantic::{MetricKind, SemanticLayer};
 use crate::warehouse::Value;
 
 use super::lexicon::{Lexicon, Match, Target, normalize};
@@ -219,9 +219,24 @@ pub fn interpret(
                     .any(|found| found.start <= *offset && *offset < found.end)
         })
         .count();
-    interpretation.metrics = choose_metrics(&masked, &metric_matches, english);
+    interpretation.metrics = choose_metrics(&masked, &metric_matches, english, layer);
     settle_breakdowns(&masked, &matches, &mut interpretation);
     interpretation.ranking = ranking(&masked);
+    // 各客户经理存款余额前十: the metric word 客户经理存款 starts with the
+    // dimension word 客户经理, and 各 or a ranking asks for a breakdown by it.
+    for found in &metric_matches {
+        let before = &masked[..found.start];
+        let asks_breakdown = BREAKDOWN_MARKERS
+            .iter()
+            .any(|marker| before.trim_end().ends_with(marker))
+            || interpretation.ranking.is_some();
+        if asks_breakdown
+            && let Some(item) = lexicon.dimension_at_start(&found.text)
+            && !interpretation.group_by.iter().any(|known| known == item)
+        {
+            interpretation.group_by.push(item.to_owned());
+        }
+    }
 
     if !interpretation.candidates.is_empty() {
         interpretation.intent = Intent::Clarify;
@@ -279,11 +294,21 @@ pub fn metric_label(layer: &SemanticLayer, name: &str) -> String {
         .unwrap_or_else(|| name.to_owned())
 }
 
+/// Words right before a dimension word that ask for a breakdown by it.
+const BREAKDOWN_MARKERS: [&str; 6] = ["各", "按", "每个", "每位", "分", "各位"];
+
 /// Picks the metrics a question names. Several metric words name several
 /// metrics only when a conjunction joins them (存款余额和日均存款). Otherwise
-/// the most specific word wins, which is the longest. On a tie the head of
-/// the phrase wins: the last word in Chinese, the first in English.
-fn choose_metrics(text: &str, matches: &[&Match], english: bool) -> Vec<String> {
+/// a metric computed from another one named beside it wins (存款余额环比
+/// asks for the growth rate of the balance). Failing that, the most specific
+/// word wins, which is the longest. On a tie the head of the phrase wins:
+/// the last word in Chinese, the first in English.
+fn choose_metrics(
+    text: &str,
+    matches: &[&Match],
+    english: bool,
+    layer: &SemanticLayer,
+) -> Vec<String> {
     let mut names: Vec<String> = Vec::new();
     let Some(first) = matches.first() else {
         return names;
@@ -315,14 +340,51 @@ fn choose_metrics(text: &str, matches: &[&Match], english: bool) -> Vec<String> 
         if !english {
             best.reverse();
         }
-        if let Some(found) = best.first()
-            && let Some(Target::Metric(name)) = found.entries.first().map(|entry| &entry.target)
-            && !names.contains(name)
+        let chosen = best.first().and_then(|found| metric_of(found));
+        // The last metric word computed from the chosen one, if any.
+        let derived = chosen.and_then(|base| {
+            group
+                .iter()
+                .rev()
+                .filter_map(|found| metric_of(found))
+                .find(|name| *name != base && depends_on(layer, name, base, 0))
+        });
+        if let Some(name) = derived.or(chosen)
+            && !names.iter().any(|known| known == name)
         {
-            names.push(name.clone());
+            names.push(name.to_owned());
         }
     }
     names
+}
+
+fn metric_of(found: &Match) -> Option<&str> {
+    match found.entries.first().map(|entry| &entry.target) {
+        Some(Target::Metric(name)) => Some(name),
+        _ => None,
+    }
+}
+
+/// Returns whether metric `name` is computed from metric `base`, directly or through
+/// other metrics, or from the measure of a simple `base`. The depth limit
+/// stops at a cycle, which validation reports anyway.
+fn depends_on(layer: &SemanticLayer, name: &str, base: &str, depth: usize) -> bool {
+    const MAX_DEPTH: usize = 8;
+    let (Some(metric), Some(base_metric)) = (layer.metric(name), layer.metric(base)) else {
+        return false;
+    };
+    if depth > MAX_DEPTH || matches!(metric.kind, MetricKind::Simple { .. }) {
+        return false;
+    }
+    let base_measure = match &base_metric.kind {
+        MetricKind::Simple { measure } => Some(measure.name.as_str()),
+        _ => None,
+    };
+    metric.inputs().iter().any(|input| {
+        input.name == base
+            || base_measure == Some(input.name.as_str()) && layer.metric(&input.name).is_none()
+            || depends_on(layer, &input.name, base, depth + 1)
+    })
 }
 
 /// Keeps a dimension word as a breakdown unless the question also names one

@@ -365,6 +365,23 @@ impl Lexicon {
             .map(String::as_str)
     }
 
+    /// Returns the dimension item of the longest dimension word that `text`
+    /// starts with: 客户经理 in the metric synonym 客户经理存款.
+    pub fn dimension_at_start(&self, text: &str) -> Option<&str> {
+        text.char_indices()
+            .map(|(offset, character)| offset + character.len_utf8())
+            .rev()
+            .find_map(|end| {
+                self.words
+                    .get(&text[..end])?
+                    .iter()
+                    .find_map(|entry| match &entry.target {
+                        Target::Dimension(item) => Some(item.as_str()),
+                        _ => None,
+                    })
+            })
+    }
+
     /// The label of a dimension item.
     pub fn dimension_label(&self, item: &str) -> Option<&str> {
         self.dimensions
