@@ -507,9 +507,10 @@ async fn verified_questions_need_no_model() {
     assert!(system.contains(r#""metrics":["average_daily_balance"]"#));
 }
 
-#[test]
-fn verified_question_mistakes_name_the_file_and_line() {
-    let folder = Path::new(env!("CARGO_TARGET_TMPDIR")).join("verified-mistakes");
+/// Copies the repository's semantic layer to a scratch folder with
+/// `verified` as its verified questions file.
+fn layer_with_verified(name: &str, verified: &str) -> PathBuf {
+    let folder = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
     let _ = std::fs::remove_dir_all(&folder);
     std::fs::create_dir_all(&folder).unwrap();
     for entry in std::fs::read_dir(common::semantic_layer_dir()).unwrap() {
@@ -518,11 +519,36 @@ fn verified_question_mistakes_name_the_file_and_line() {
             std::fs::copy(&path, folder.join(path.file_name().unwrap())).unwrap();
         }
     }
-    std::fs::write(
-        folder.join("verified_questions.yaml"),
+    std::fs::write(folder.join("verified_questions.yaml"), verified).unwrap();
+    folder
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn verified_boolean_filter_is_kept() {
+    let folder = layer_with_verified(
+        "verified-boolean",
+        "verified_questions:\n  - question: 种果的老乡存了多少\n    query:\n      metrics: [deposit_balance]\n      filters:\n        - dimension: customer__is_rural\n          values: [\"true\"]\n        - dimension: customer__customer_type\n          values: [个人]\n",
+    );
+    let assistant = Arc::new(Assistant::open(&folder, demo_warehouse()).unwrap());
+
+    let verified = ask(&assistant, "种果的老乡存了多少").await;
+    let expected = ask(&rules_only(), "涉农个人存款余额").await;
+
+    assert_eq!(verified.rewritten.as_deref(), Some("涉农 个人 存款余额"));
+    assert_eq!(verified.rows, expected.rows);
+    assert!(
+        verified.text.contains("（涉农、个人）"),
+        "{}",
+        verified.text
+    );
+}
+
+#[test]
+fn verified_question_mistakes_name_the_file_and_line() {
+    let folder = layer_with_verified(
+        "verified-mistakes",
         "verified_questions:\n  - question: 存款有多少\n    query:\n      metrics: [deposit_balence]\n  - question: 个体户存款\n    query:\n      metrics: [deposit_balance]\n      filters:\n        - dimension: customer__customer_type\n          values: [个体户]\n",
-    )
-    .unwrap();
+    );
 
     let error = match Assistant::open(&folder, demo_warehouse()) {
         Ok(_) => panic!("a verified question with unknown names must not load"),
@@ -531,6 +557,11 @@ fn verified_question_mistakes_name_the_file_and_line() {
 
     assert!(error.contains("verified_questions.yaml:2"), "{error}");
     assert!(error.contains("deposit_balence"), "{error}");
+    assert!(error.contains("did you mean `deposit_balance`"), "{error}");
+    assert!(
+        error.contains("values: 个人, 对公") || error.contains("values: 对公, 个人"),
+        "{error}"
+    );
     assert!(error.contains("verified_questions.yaml:5"), "{error}");
     assert!(error.contains("个体户"), "{error}");
 }
@@ -677,6 +708,17 @@ async fn analyst_sql_runs_only_through_the_guard() {
         let repair = script.requests.lock().unwrap()[1]["messages"].to_string();
         assert!(repair.contains("不能运行"), "{name}: {repair}");
     }
+
+    let (address, script) = mock(vec![Reply::Text(sql.to_owned())]).await;
+    let with_model = assistant(address, LlmMode::Hybrid, Duration::from_secs(5));
+    let (answer, _) = ask_in(&with_model, analyst(), "列出所有客户经理").await;
+    assert_eq!(
+        answer.kind,
+        AnswerKind::Sql,
+        "no metric lists managers: {}",
+        answer.text
+    );
+    assert_eq!(purposes(&script), ["analyst_sql"]);
 
     let (address, script) = mock(vec![Reply::Text(sql.to_owned())]).await;
     let assistant = assistant(address, LlmMode::Hybrid, Duration::from_secs(5));
@@ -867,7 +909,10 @@ async fn faq_phrasing_streams_with_citations() {
     let deltas = names.iter().filter(|name| **name == "delta").count();
     let (last, phrased) = events.last().unwrap();
 
-    assert!(deltas >= 3, "the text arrives in pieces: {names:?}");
+    assert_eq!(
+        deltas, 2,
+        "the text arrives a sentence at a time: {names:?}"
+    );
     assert_eq!(last, "phrased");
     assert_eq!(phrased["sources"], json!([best]), "{phrased}");
     assert!(phrased["text"].as_str().unwrap().contains("自助调整"));
@@ -887,6 +932,12 @@ async fn faq_phrasing_streams_with_citations() {
         let events = stream_events(server, "手机银行转账限额怎么调？").await;
         let (last, phrased) = events.last().unwrap();
         assert_eq!(last, "phrased", "{case}");
+        assert!(
+            events
+                .iter()
+                .all(|(name, data)| name != "delta" || !data.to_string().contains("987654321")),
+            "{case}: a made-up number never reaches the page"
+        );
         assert!(
             phrased["rejected"].as_str().unwrap().contains(reason),
             "{case}: {phrased}"

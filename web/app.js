@@ -369,7 +369,10 @@
         if (name === 'stage' && payload) onStage(payload);
         else if (name === 'answer' && payload) answer = payload;
         else if (name === 'delta' && payload) onPhrasingPiece(payload.text);
-        else if (name === 'phrased' && payload && answer && !payload.rejected) answer.phrased = payload;
+        else if (name === 'phrased' && payload && answer) {
+          if (payload.rejected) answer.phrasingRejected = true;
+          else answer.phrased = payload;
+        }
         else if (name === 'error') rejection = rejectionFromStreamError(payload);
       });
     } catch (error) {
@@ -1138,6 +1141,8 @@
       box.append(renderMarkdownLite(phrased.text));
       box.querySelector('.markdown').dataset.testid = 'phrased-text';
       card.append(box, el('p', { className: 'chip-heading', text: t('answer.entryText') }));
+    } else if (answer.phrasingRejected) {
+      card.append(el('p', { className: 'phrasing-rejected', testid: 'phrasing-rejected', text: t('answer.phrasingRejected') }));
     }
     card.append(renderMarkdownLite(faq.answer || answer.text));
 

@@ -3,6 +3,7 @@
 use crate::compiler::{OutputKind, compile};
 use crate::semantic::{MetricKind, TimeGrain, Unit};
 use crate::understanding::interpret::Interpretation;
+use crate::understanding::lexicon::Lexicon;
 use crate::warehouse::Value;
 
 use super::plan::{self, PlanError, Turn, describe_period};
@@ -32,11 +33,17 @@ fn bucket_label(column: &str, value: &Value, english: bool) -> String {
 
 /// Names the filters of a question, so a figure says what it covers:
 /// 日均存款（个人）.
-fn filter_qualifier(interpretation: &Interpretation, english: bool) -> String {
+fn filter_qualifier(interpretation: &Interpretation, lexicon: &Lexicon, english: bool) -> String {
     let values: Vec<String> = interpretation
         .filters
         .iter()
-        .flat_map(|filter| filter.values.iter().map(ToString::to_string))
+        .flat_map(|filter| {
+            filter.values.iter().map(|value| {
+                lexicon
+                    .value_word(&filter.dimension, value)
+                    .unwrap_or_else(|| value.to_string())
+            })
+        })
         .collect();
     match (values.is_empty(), english) {
         (true, _) => String::new(),
@@ -405,12 +412,52 @@ impl Assistant {
                     .filter_map(|name| self.layer.metric(name))
                     .map(|metric| metric_name(metric, english))
                     .collect();
-                let breakdowns: Vec<String> = plan
+                // Only the breakdowns that fail alone are named: 存款余额 can
+                // go by 机构 but not by 客户经理.
+                let failing: Vec<String> = plan
                     .query
                     .group_by
                     .iter()
                     .filter(|item| !item.starts_with("metric_time"))
+                    .filter(|item| {
+                        let mut alone = plan.query.clone();
+                        alone.group_by = vec![(*item).clone()];
+                        compile(&self.layer, &alone, &options).is_err()
+                    })
+                    .cloned()
+                    .collect();
+                let breakdowns: Vec<String> = failing
+                    .iter()
                     .map(|item| self.column_label(item, english))
+                    .collect();
+                // Metrics that can be broken down that way, as questions to try.
+                let alternatives: Vec<String> = self
+                    .layer
+                    .metrics
+                    .iter()
+                    .filter(|metric| !plan.query.metrics.contains(&metric.name))
+                    .filter(|metric| {
+                        let mut other = plan.query.clone();
+                        other.metrics = vec![metric.name.clone()];
+                        other.group_by = failing.clone();
+                        !failing.is_empty() && compile(&self.layer, &other, &options).is_ok()
+                    })
+                    .take(3)
+                    .map(|metric| {
+                        if english {
+                            format!(
+                                "{} by {}",
+                                metric_name(metric, true),
+                                breakdowns.join(" and ")
+                            )
+                        } else {
+                            format!(
+                                "按{}看{}",
+                                breakdowns.join("和"),
+                                metric_name(metric, false)
+                            )
+                        }
+                    })
                     .collect();
                 let text = match (&error, english) {
                     (crate::compiler::CompileError::OutOfScope { .. }, true) => format!(
@@ -421,13 +468,23 @@ impl Assistant {
                         "{}无法限定在您有权查看的账户内，因此不能按您的角色回答。",
                         metrics.join("、")
                     ),
+                    // 列出所有客户经理 names no metric: the default metric's
+                    // name would answer a question nobody asked.
+                    (_, true) if !breakdowns.is_empty() && merged.metrics.is_empty() => format!(
+                        "Only some metrics can be broken down by {}, and none of them answers this question. You can try:",
+                        breakdowns.join(", ")
+                    ),
+                    (_, false) if !breakdowns.is_empty() && merged.metrics.is_empty() => format!(
+                        "指标库中只有部分指标能按{}查看，不能回答这个问题。您可以试试：",
+                        breakdowns.join("、")
+                    ),
                     (_, true) if !breakdowns.is_empty() => format!(
-                        "{} cannot be broken down by {}. Try another breakdown, for example:",
+                        "{} cannot be broken down by {}. You can try:",
                         metrics.join(", "),
                         breakdowns.join(", ")
                     ),
                     (_, false) if !breakdowns.is_empty() => format!(
-                        "{}不能按{}拆分。请换一个维度，例如：",
+                        "{}不能按{}拆分。您可以试试：",
                         metrics.join("、"),
                         breakdowns.join("、")
                     ),
@@ -435,7 +492,12 @@ impl Assistant {
                     (_, false) => "这个指标和筛选条件不能组合成查询。您可以试试：".to_owned(),
                 };
                 let mut response = ChatResponse::text_only(session_id, AnswerKind::Clarify, text);
-                response.candidates = Some(self.example_questions(english));
+                response.candidates = Some(if alternatives.is_empty() {
+                    self.example_questions(english)
+                } else {
+                    alternatives
+                });
+                response.beyond_layer = true;
                 return response;
             }
         };
@@ -526,7 +588,7 @@ impl Assistant {
             ChartKind::None
         };
 
-        let qualifier = filter_qualifier(&merged, english);
+        let qualifier = filter_qualifier(&merged, &self.lexicon, english);
         let mut text = self.describe_result(&plan, &compiled.columns, &rows, &qualifier, english);
         if state.scope.is_some() {
             text.push_str(if english {

@@ -459,7 +459,7 @@ impl Assistant {
             }
             Intent::Metric => self.metric_answer(session_id, state, interpretation, progress),
         };
-        if response.kind == AnswerKind::Fallback
+        if (response.kind == AnswerKind::Fallback || response.beyond_layer)
             && state.model_sql
             && !state.replaying
             && let Some(answer) = self.analyst_sql(session_id, question, english)

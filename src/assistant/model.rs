@@ -32,12 +32,12 @@ pub(super) fn check_verified_questions(
     let mut verified = Vec::new();
     let mut problems = Vec::new();
     for question in &layer.verified_questions {
-        let problem = |message: String, suggestion: &str| Diagnostic {
+        let problem = |message: String| Diagnostic {
             file: question.file.clone(),
             line: question.span.line,
             column: question.span.column,
             message: format!("verified question `{}`: {message}", question.question),
-            suggestion: Some(suggestion.to_owned()),
+            suggestion: None,
         };
         match query::ModelQuery::from_verified(question).check(layer, lexicon, context) {
             Ok(reading) => {
@@ -48,16 +48,12 @@ pub(super) fn check_verified_questions(
                         reading,
                     });
                 } else {
-                    problems.push(problem(
-                        format!("its query reads as `{reading}`, which is not a metric question"),
-                        "name at least one metric under `metrics`",
-                    ));
+                    problems.push(problem(format!(
+                        "its query reads as `{reading}`, which is not a metric question; name at least one metric under `metrics`"
+                    )));
                 }
             }
-            Err(rejection) => problems.push(problem(
-                rejection.to_string(),
-                "use the metric names, group-by items (such as customer__customer_type) and values that GET /api/metrics lists",
-            )),
+            Err(rejection) => problems.push(problem(rejection.to_string())),
         }
     }
     if problems.is_empty() {
@@ -183,6 +179,28 @@ impl Assistant {
                         &model_sql.explanation,
                         english,
                     ));
+                }
+                Err(SqlError::Timeout(limit)) => {
+                    // The same SQL again would take as long; the analyst
+                    // sees it and the limit instead.
+                    tracing::info!(
+                        seconds = limit.as_secs(),
+                        "the model's SQL ran past its time limit"
+                    );
+                    let text = if english {
+                        format!(
+                            "The SQL that the language model wrote ran longer than {} seconds and was stopped. Narrow the question, or run a changed SQL yourself.",
+                            limit.as_secs()
+                        )
+                    } else {
+                        format!(
+                            "语言模型写的 SQL 运行超过 {} 秒，已中止。请缩小问题范围，或修改 SQL 后自行查询。",
+                            limit.as_secs()
+                        )
+                    };
+                    let mut response = ChatResponse::text_only(session_id, AnswerKind::Sql, text);
+                    response.sql = Some(sql.to_owned());
+                    return Some(response);
                 }
                 Err(SqlError::Rejected(error)) => error.to_string(),
                 Err(error) => {

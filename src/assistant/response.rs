@@ -125,6 +125,11 @@ pub struct ChatResponse {
     /// Questions the person might ask next.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub suggestions: Vec<String>,
+    /// Whether the semantic layer cannot express what was asked, such as a
+    /// breakdown that no metric of the question has. An analyst's question
+    /// then goes on to model-written SQL.
+    #[serde(skip)]
+    pub beyond_layer: bool,
 }
 
 impl ChatResponse {
@@ -149,6 +154,7 @@ impl ChatResponse {
             definitions: Vec::new(),
             evidence: Vec::new(),
             suggestions: Vec::new(),
+            beyond_layer: false,
         }
     }
 }

@@ -84,6 +84,38 @@ pub fn check_answer(text: &str, faq: &FaqAnswer) -> Result<Vec<String>, String> 
     Ok(sources)
 }
 
+/// Checks that every number in `text` appears in one of the entries the
+/// model was given. The stream checks each sentence with this before the
+/// page sees it, so a made-up limit or fee is never shown.
+pub fn check_numbers(text: &str, faq: &FaqAnswer) -> Result<(), String> {
+    let given: String = supporting_entries(faq)
+        .map(|hit| format!("{} {}", hit.question, hit.answer))
+        .collect();
+    let known = numbers(&given);
+    match numbers(&strip_citations(text))
+        .into_iter()
+        .find(|number| !known.contains(number))
+    {
+        Some(number) => Err(format!("the number {number} is not in the entries")),
+        None => Ok(()),
+    }
+}
+
+/// Splits the complete sentences off the start of `buffer` and returns
+/// them; the unfinished rest stays in `buffer`.
+pub fn take_sentences(buffer: &mut String) -> Option<String> {
+    let end = buffer
+        .char_indices()
+        .rev()
+        .find(|(_, character)| SENTENCE_ENDS.contains(character))
+        .map(|(offset, character)| offset + character.len_utf8())?;
+    let rest = buffer.split_off(end);
+    Some(std::mem::replace(buffer, rest))
+}
+
+/// Characters that end a sentence or a list item.
+const SENTENCE_ENDS: [char; 7] = ['。', '！', '？', '；', '\n', '!', '?'];
+
 /// Collects the ids in square brackets: `[acct-close]`, also `[acct-close, lim-atm]`.
 fn citations(text: &str) -> Vec<String> {
     let mut found = Vec::new();
@@ -220,6 +252,22 @@ mod tests {
                 .contains("95588")
         );
         assert!(check_answer("请拨打 400-830-1234 [lim-raise]。", &faq()).is_ok());
+    }
+
+    #[test]
+    fn sentences_are_split_off_complete() {
+        let mut buffer = "第一句。第二句没完".to_owned();
+
+        assert_eq!(take_sentences(&mut buffer).as_deref(), Some("第一句。"));
+        assert_eq!(buffer, "第二句没完");
+        assert_eq!(take_sentences(&mut buffer), None);
+    }
+
+    #[test]
+    fn check_numbers_uses_every_given_entry() {
+        assert!(check_numbers("单日最高 50,000 元。", &faq()).is_ok());
+        let invented = check_numbers("手续费 5 元，单日 500000 元。", &faq());
+        assert!(invented.unwrap_err().contains("500000"));
     }
 
     #[test]

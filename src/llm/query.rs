@@ -10,6 +10,8 @@ use crate::understanding::time::{TimeContext, parse_time_in};
 
 /// The longest time phrase accepted from the model, in characters.
 const MAX_TIME_CHARS: usize = 30;
+/// Values listed in the message about an unknown value.
+const LISTED_VALUES: usize = 12;
 /// The largest ranking the model may ask for.
 const MAX_TOP: u64 = 100;
 
@@ -181,21 +183,34 @@ impl ModelQuery {
                 .iter()
                 .find(|dimension| dimension.item == filter.dimension)
             else {
-                problems.push(format!("unknown dimension `{}`", filter.dimension));
+                problems.push(unknown_item("dimension", &filter.dimension, lexicon));
                 continue;
             };
             for value in &filter.values {
-                if dimension
+                let known = dimension
                     .values
                     .iter()
-                    .any(|known| known.to_string() == *value)
-                {
-                    words.push(value.clone());
-                } else {
-                    problems.push(format!(
-                        "`{value}` is not a value of `{}`",
+                    .find(|known| known.to_string() == *value);
+                match known.map(|known| lexicon.value_word(&dimension.item, known)) {
+                    Some(Some(word)) => words.push(word),
+                    Some(None) => problems.push(format!(
+                        "`{value}` of `{}` has no word Wenshu reads: give it a value synonym in the semantic layer",
                         filter.dimension
-                    ));
+                    )),
+                    None => {
+                        let listed: Vec<String> = dimension
+                            .values
+                            .iter()
+                            .take(LISTED_VALUES)
+                            .map(ToString::to_string)
+                            .collect();
+                        problems.push(format!(
+                            "`{value}` is not a value of `{}` (values: {}{})",
+                            filter.dimension,
+                            listed.join(", "),
+                            if dimension.values.len() > LISTED_VALUES { ", ..." } else { "" }
+                        ));
+                    }
                 }
             }
         }
@@ -206,7 +221,7 @@ impl ModelQuery {
                 .find(|dimension| dimension.item == *item)
             {
                 Some(dimension) => words.push(format!("各{}", dimension.label)),
-                None => problems.push(format!("unknown group-by item `{item}`")),
+                None => problems.push(unknown_item("group-by item", item, lexicon)),
             }
         }
         if self.metrics.is_empty() {
@@ -216,7 +231,15 @@ impl ModelQuery {
         for name in &self.metrics {
             match layer.metric(name) {
                 Some(metric) => labels.push(metric.label.clone().unwrap_or_else(|| name.clone())),
-                None => problems.push(format!("unknown metric `{name}`")),
+                None => problems.push(
+                    match crate::semantic::closest_name(
+                        name,
+                        layer.metrics.iter().map(|metric| metric.name.as_str()),
+                    ) {
+                        Some(close) => format!("unknown metric `{name}` (did you mean `{close}`?)"),
+                        None => format!("unknown metric `{name}`"),
+                    },
+                ),
             }
         }
         words.push(labels.join("和"));
@@ -237,6 +260,18 @@ impl ModelQuery {
         } else {
             Err(Rejection::Unknown(problems))
         }
+    }
+}
+
+/// Describes an unknown dimension item with the closest known one.
+fn unknown_item(kind: &str, item: &str, lexicon: &Lexicon) -> String {
+    let items = lexicon
+        .dimensions
+        .iter()
+        .map(|dimension| dimension.item.as_str());
+    match crate::semantic::closest_name(item, items) {
+        Some(close) => format!("unknown {kind} `{item}` (did you mean `{close}`?)"),
+        None => format!("unknown {kind} `{item}`"),
     }
 }
 

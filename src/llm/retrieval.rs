@@ -23,6 +23,9 @@ use super::LlmClient;
 pub const RRF_K: f32 = 60.0;
 /// Entries taken from each search before fusion.
 const CANDIDATES: usize = 10;
+/// The maximum wait for a question's embedding. BM25 answers alone after
+/// it, because every FAQ answer waits for this call.
+const QUESTION_EMBEDDING_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
 /// Entries embedded per request.
 const BATCH: usize = 32;
 /// Characters of an entry's answer embedded with its question and phrasings.
@@ -90,8 +93,15 @@ impl FusedKnowledgeBase {
         let Ok(handle) = tokio::runtime::Handle::try_current() else {
             return Vec::new();
         };
-        let asked = handle.block_on(self.client.embed(&self.model, &[question.to_owned()]));
-        let Some(query) = asked.ok().and_then(|(mut embedded, _)| embedded.pop()) else {
+        let asked = handle.block_on(tokio::time::timeout(
+            QUESTION_EMBEDDING_TIMEOUT,
+            self.client.embed(&self.model, &[question.to_owned()]),
+        ));
+        let Some(query) = asked
+            .ok()
+            .and_then(Result::ok)
+            .and_then(|(mut embedded, _)| embedded.pop())
+        else {
             return Vec::new();
         };
         let mut scored: Vec<(usize, f32)> = vectors

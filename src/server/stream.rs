@@ -123,14 +123,37 @@ async fn phrase_faq(
     sender: &mpsc::UnboundedSender<Event>,
 ) {
     let messages = crate::llm::faq::faq_messages(faq, question);
-    let mut on_text = |piece: &str| {
-        let data = serde_json::json!({ "text": piece });
-        let _ = sender.send(Event::default().event("delta").data(data.to_string()));
+    // Text is sent a sentence at a time, each checked for numbers the
+    // entries lack; after a failed sentence nothing more is sent.
+    let mut pending = String::new();
+    let mut blocked: Option<String> = None;
+    let send_checked = |text: String, blocked: &mut Option<String>| {
+        if blocked.is_some() || text.is_empty() {
+            return;
+        }
+        match crate::llm::faq::check_numbers(&text, faq) {
+            Ok(()) => {
+                let data = serde_json::json!({ "text": text });
+                let _ = sender.send(Event::default().event("delta").data(data.to_string()));
+            }
+            Err(reason) => *blocked = Some(reason),
+        }
     };
-    let verdict = match client
+    let mut on_text = |piece: &str| {
+        pending.push_str(piece);
+        if let Some(sentences) = crate::llm::faq::take_sentences(&mut pending) {
+            send_checked(sentences, &mut blocked);
+        }
+    };
+    let streamed = client
         .complete_streaming("phrase_faq", messages, &mut on_text)
-        .await
-    {
+        .await;
+    send_checked(std::mem::take(&mut pending), &mut blocked);
+    let verdict = match streamed {
+        Ok(_) if let Some(reason) = blocked => {
+            tracing::info!(%reason, entry = %faq.best.id, "the model's FAQ answer is not shown");
+            serde_json::json!({ "rejected": reason })
+        }
         Ok((text, _)) => match crate::llm::faq::check_answer(&text, faq) {
             Ok(sources) => serde_json::to_value(PhrasedAnswer {
                 text: text.trim().to_owned(),

@@ -53,6 +53,9 @@ pub struct DimensionInfo {
 #[derive(Debug, Clone, Default)]
 pub struct Lexicon {
     words: HashMap<String, Vec<Entry>>,
+    /// The word the rules read for a value that is not a word itself (涉农
+    /// for `true` of `customer__is_rural`), keyed by item and value.
+    value_words: HashMap<(String, String), String>,
     longest: usize,
     pub dimensions: Vec<DimensionInfo>,
 }
@@ -136,6 +139,12 @@ impl Lexicon {
                                 value: value.clone(),
                             };
                             lexicon.add(synonym, target, 3);
+                        }
+                        if let Some(first) = synonyms.first() {
+                            lexicon
+                                .value_words
+                                .entry((item.clone(), stored.clone()))
+                                .or_insert_with(|| first.clone());
                         }
                     }
                 }
@@ -380,6 +389,18 @@ impl Lexicon {
                         _ => None,
                     })
             })
+    }
+
+    /// Returns the word the rules read as `value` of dimension `item`: the
+    /// value itself when it is text, or else its first value synonym. None
+    /// for a value no word stands for (a number or boolean without synonyms).
+    pub fn value_word(&self, item: &str, value: &Value) -> Option<String> {
+        if let Value::Text(text) = value {
+            return Some(text.clone());
+        }
+        self.value_words
+            .get(&(item.to_owned(), value.to_string()))
+            .cloned()
     }
 
     /// The label of a dimension item.

@@ -139,6 +139,7 @@ test('rejected wording leaves the entry only', async () => {
 
   assert.equal(await card.getByTestId('phrased').count(), 0);
   assert.equal(await card.getByTestId('faq-answer').count(), 1);
+  assert.match(await card.getByTestId('phrasing-rejected').textContent(), /未通过核对/);
 });
 
 test('analyst sql answer shows the sql', async () => {
