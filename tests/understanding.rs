@@ -181,6 +181,16 @@ impl Expected {
         self
     }
 
+    /// A ranking of the time buckets of a series: by the metric first.
+    fn ranked_series(mut self, grain: &str, metric: &str) -> Expected {
+        let item = format!("metric_time__{grain}");
+        self.dimensions.push(item.clone());
+        self.order.push(format!("-{metric}"));
+        self.order.push(item);
+        self.grain = Some(grain.to_owned());
+        self
+    }
+
     fn limit(mut self, limit: u64) -> Expected {
         self.limit = Some(limit);
         self
@@ -395,6 +405,53 @@ fn derived_metric_beside_its_base_wins() {
         ),
     ];
     assert_readings(&cases);
+}
+
+#[test]
+fn which_month_ranks_the_months() {
+    let cases = [
+        (
+            "今年哪个月日均存款最高",
+            Expected::metric("average_daily_balance")
+                .year_to_date()
+                .ranked_series("month", "average_daily_balance")
+                .limit(1),
+        ),
+        (
+            "存款余额最高的是哪个月",
+            Expected::metric("deposit_balance")
+                .period("2025-12-01", REFERENCE_DATE)
+                .ranked_series("month", "deposit_balance")
+                .limit(1),
+        ),
+    ];
+    assert_readings(&cases);
+}
+
+#[test]
+fn ranking_without_breakdown_asks_back() {
+    for question in [
+        "存款余额前十",
+        "余额最大的10个账户",
+        "top 5 deposit balance",
+    ] {
+        let response = ask(question);
+
+        assert_eq!(
+            response.kind,
+            AnswerKind::Clarify,
+            "{question}: {}",
+            response.text
+        );
+        let candidates = response.candidates.clone().unwrap_or_default();
+        assert!(
+            candidates
+                .iter()
+                .any(|candidate| candidate.contains("机构") || candidate.contains("branch")),
+            "{question}: {candidates:?}"
+        );
+        assert!(response.sql.is_none(), "{question}");
+    }
 }
 
 #[test]

@@ -102,6 +102,49 @@ impl Assistant {
     /// phone screen of bars (6 to 12), a year-to-date figure, a rate, a
     /// monthly series, a count and a share by the smallest breakdown (a
     /// pie), on different metrics where the layer has ones that fit.
+    /// Asks what to rank by, offering the breakdowns the metric has.
+    fn ranking_without_breakdown(
+        &self,
+        session_id: &str,
+        plan: &plan::Plan,
+        options: &crate::compiler::CompileOptions,
+        english: bool,
+    ) -> ChatResponse {
+        let metric = self
+            .layer
+            .metric(&plan.query.metrics[0])
+            .map(|metric| metric_name(metric, english))
+            .unwrap_or_default();
+        let limit = plan.query.limit.filter(|limit| *limit > 1).unwrap_or(5);
+        let candidates: Vec<String> = self
+            .lexicon
+            .dimensions
+            .iter()
+            .filter(|dimension| {
+                let mut by = plan.query.clone();
+                by.group_by = vec![dimension.item.clone()];
+                compile(&self.layer, &by, options).is_ok()
+            })
+            .take(3)
+            .map(|dimension| {
+                let label = self.column_label(&dimension.item, english);
+                if english {
+                    format!("top {limit} {label} by {metric}")
+                } else {
+                    format!("各{label}{metric}前{limit}")
+                }
+            })
+            .collect();
+        let text = if english {
+            format!("A ranking of {metric} needs a breakdown. Rank what, for example:")
+        } else {
+            format!("{metric}要按什么排名？请说明维度，例如：")
+        };
+        let mut response = ChatResponse::text_only(session_id, AnswerKind::Clarify, text);
+        response.candidates = Some(candidates);
+        response
+    }
+
     pub fn example_questions(&self, english: bool) -> Vec<String> {
         use crate::semantic::DefaultPeriod;
 
@@ -393,6 +436,11 @@ impl Assistant {
 
         progress(Stage::Compiling);
         let options = self.compile_options(state.scope.as_ref());
+        // 存款余额前十 ranks nothing: one total has no top ten. Ask what to
+        // rank instead of answering the total.
+        if merged.ranking.is_some() && plan.query.group_by.is_empty() {
+            return self.ranking_without_breakdown(session_id, &plan, &options, english);
+        }
         // One row more than the cap shows whether the rows were cut.
         let mut query = plan.query.clone();
         let max_rows = self.settings.max_rows;

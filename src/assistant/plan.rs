@@ -244,9 +244,9 @@ pub fn plan(
     let where_filters = filters.iter().map(filter_sql).collect();
     let mut order_by = Vec::new();
     let mut limit = None;
-    if let Some(ranking) = interpretation.ranking
-        && (group_by.iter().any(|item| !item.starts_with("metric_time")) || grain.is_none())
-    {
+    // A ranking orders the rows by the metric, also the time buckets of a
+    // series alone (哪个月日均存款最高).
+    if let Some(ranking) = interpretation.ranking {
         order_by.push(OrderBy {
             item: metrics[0].clone(),
             descending: ranking.descending,
