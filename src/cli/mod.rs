@@ -53,6 +53,11 @@ enum Command {
         /// Seed of the generator; the same seed and scale give the same data.
         #[arg(long, default_value_t = 42)]
         seed: u64,
+        /// `duckdb` writes one DuckDB file at --out. `parquet` writes a
+        /// folder at --out with a Parquet folder per table, and a Spark SQL
+        /// script (register_spark.sql) that registers them as tables.
+        #[arg(long, value_enum, default_value_t = DemoFormat::Duckdb)]
+        format: DemoFormat,
     },
     /// Validate the semantic layer, and its columns against a warehouse.
     Check {
@@ -93,6 +98,9 @@ enum Command {
         /// Print the SQL without running it.
         #[arg(long)]
         explain: bool,
+        /// The SQL dialect of --explain: duckdb, or spark for Spark SQL.
+        #[arg(long, value_enum, default_value_t = SqlDialect::Duckdb)]
+        dialect: SqlDialect,
         #[arg(long, default_value = DEFAULT_WAREHOUSE)]
         warehouse: PathBuf,
         #[arg(long = "semantic-layer", default_value = DEFAULT_SEMANTIC_LAYER)]
@@ -174,7 +182,12 @@ enum Format {
 
 pub fn run(arguments: Arguments) -> anyhow::Result<ExitCode> {
     match arguments.command {
-        Command::Demo { out, scale, seed } => run_demo(out, scale, seed),
+        Command::Demo {
+            out,
+            scale,
+            seed,
+            format,
+        } => run_demo(out, scale, seed, format),
         Command::Check { warehouse, dir } => run_check(warehouse, &dir),
         Command::Query {
             metrics,
@@ -186,6 +199,7 @@ pub fn run(arguments: Arguments) -> anyhow::Result<ExitCode> {
             limit,
             format,
             explain,
+            dialect,
             warehouse,
             semantic_layer,
         } => {
@@ -198,7 +212,17 @@ pub fn run(arguments: Arguments) -> anyhow::Result<ExitCode> {
                 order_by: order.iter().map(|text| OrderBy::parse(text)).collect(),
                 limit,
             };
-            run_query(&query, format, explain, &warehouse, &semantic_layer)
+            if dialect == SqlDialect::Spark && !explain {
+                bail!("--dialect spark only prints the SQL: add --explain");
+            }
+            run_query(
+                &query,
+                format,
+                explain,
+                dialect,
+                &warehouse,
+                &semantic_layer,
+            )
         }
         Command::Serve(flags) => run_serve(flags),
         Command::Token {
@@ -240,9 +264,43 @@ pub fn run(arguments: Arguments) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn run_demo(out: PathBuf, scale: u32, seed: u64) -> anyhow::Result<ExitCode> {
+/// The file format of `wenshu demo`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum DemoFormat {
+    Duckdb,
+    Parquet,
+}
+
+fn run_demo(out: PathBuf, scale: u32, seed: u64, format: DemoFormat) -> anyhow::Result<ExitCode> {
     if scale == 0 {
         bail!("invalid scale `0`: use 1 or more");
+    }
+    if format == DemoFormat::Parquet {
+        if out.is_file() {
+            bail!(
+                "`{}` is a file: --format parquet writes a folder, such as data/demo-parquet",
+                out.display()
+            );
+        }
+        // The tables are generated in DuckDB first, then copied out.
+        let staging = out.join(".demo.duckdb");
+        let options = demo::DemoOptions {
+            out: staging.clone(),
+            scale,
+            seed,
+            progress: true,
+        };
+        demo::generate(&options)?;
+        let exported = demo::export_parquet(&staging, &out);
+        let _ = std::fs::remove_file(&staging);
+        for path in exported? {
+            println!("wrote {}", path.display());
+        }
+        println!(
+            "register the tables in Spark with: spark-sql -f {}",
+            out.join(demo::SPARK_SCRIPT).display()
+        );
+        return Ok(ExitCode::SUCCESS);
     }
     let options = demo::DemoOptions {
         out,
@@ -331,15 +389,29 @@ fn run_check(warehouse: Option<PathBuf>, dir: &Path) -> anyhow::Result<ExitCode>
     Ok(ExitCode::SUCCESS)
 }
 
+/// The SQL dialect `wenshu query --explain` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum SqlDialect {
+    Duckdb,
+    Spark,
+}
+
 fn run_query(
     query: &MetricQuery,
     format: Format,
     explain: bool,
+    dialect: SqlDialect,
     warehouse: &Path,
     semantic_layer: &Path,
 ) -> anyhow::Result<ExitCode> {
     let layer = load_layer(semantic_layer)?;
-    let compiled = compile(&layer, query, &CompileOptions::default())?;
+    let options = CompileOptions::default();
+    let compiled = match dialect {
+        SqlDialect::Duckdb => compile(&layer, query, &options)?,
+        SqlDialect::Spark => {
+            wenshu::compiler::compile_with(&layer, query, &options, &wenshu::compiler::SparkSql)?
+        }
+    };
     if explain {
         println!("{}", compiled.sql);
         return Ok(ExitCode::SUCCESS);

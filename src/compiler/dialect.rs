@@ -97,3 +97,82 @@ impl Dialect for DuckDb {
         format!("ARG_MAX({value}, {key})")
     }
 }
+
+/// Spark SQL (Spark 3.4 and later, as reached through Spark Connect), with
+/// Spark's default settings: backtick quoting, and `ADD_MONTHS` for month
+/// arithmetic, which keeps the day within the month (2025-03-31 minus one
+/// month is 2025-02-28) as DuckDB's interval arithmetic does.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SparkSql;
+
+impl Dialect for SparkSql {
+    fn quote(&self, identifier: &str) -> String {
+        format!("`{}`", identifier.replace('`', "``"))
+    }
+
+    fn date_literal(&self, date: NaiveDate) -> String {
+        format!("DATE '{}'", date.format("%Y-%m-%d"))
+    }
+
+    fn date_trunc(&self, grain: TimeGrain, expr: &str) -> String {
+        format!(
+            "CAST(DATE_TRUNC('{}', {expr}) AS DATE)",
+            grain.name().to_ascii_uppercase()
+        )
+    }
+
+    fn to_date(&self, expr: &str) -> String {
+        format!("CAST({expr} AS DATE)")
+    }
+
+    fn date_sub(&self, expr: &str, count: i64, grain: TimeGrain) -> String {
+        match grain {
+            TimeGrain::Day => format!("DATE_ADD(CAST({expr} AS DATE), {})", -count),
+            TimeGrain::Week => format!("DATE_ADD(CAST({expr} AS DATE), {})", -count * 7),
+            TimeGrain::Month => format!("ADD_MONTHS(CAST({expr} AS DATE), {})", -count),
+            TimeGrain::Quarter => format!("ADD_MONTHS(CAST({expr} AS DATE), {})", -count * 3),
+            TimeGrain::Year => format!("ADD_MONTHS(CAST({expr} AS DATE), {})", -count * 12),
+        }
+    }
+
+    fn last_day_of_month(&self, expr: &str) -> String {
+        format!("LAST_DAY({expr})")
+    }
+
+    fn days_between(&self, start: &str, end: &str) -> String {
+        format!("DATEDIFF({end}, {start})")
+    }
+
+    fn min_by(&self, value: &str, key: &str) -> String {
+        format!("MIN_BY({value}, {key})")
+    }
+
+    fn max_by(&self, value: &str, key: &str) -> String {
+        format!("MAX_BY({value}, {key})")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spark_spells_dates_its_own_way() {
+        let spark = SparkSql;
+
+        assert_eq!(spark.quote("a`b"), "`a``b`");
+        assert_eq!(
+            spark.date_sub("d", 1, TimeGrain::Quarter),
+            "ADD_MONTHS(CAST(d AS DATE), -3)"
+        );
+        assert_eq!(
+            spark.date_sub("d", -2, TimeGrain::Week),
+            "DATE_ADD(CAST(d AS DATE), 14)"
+        );
+        assert_eq!(spark.days_between("s", "e"), "DATEDIFF(e, s)");
+        assert_eq!(
+            spark.date_trunc(TimeGrain::Month, "d"),
+            "CAST(DATE_TRUNC('MONTH', d) AS DATE)"
+        );
+    }
+}

@@ -48,8 +48,8 @@ impl Compiler<'_> {
             .map(|item| dialect.quote(&item.output))
             .collect();
         let value = match period_agg {
-            PeriodAggregation::First => dialect.min_by(&output, "\"__spine_day\""),
-            PeriodAggregation::Last => dialect.max_by(&output, "\"__spine_day\""),
+            PeriodAggregation::First => dialect.min_by(&output, "__spine_day"),
+            PeriodAggregation::Last => dialect.max_by(&output, "__spine_day"),
             PeriodAggregation::Average => format!("AVG({output})"),
         };
         let mut columns = keys.clone();
@@ -209,14 +209,14 @@ impl Compiler<'_> {
                     .map(|(expr, name)| format!("{expr} AS {}", quote(name)))
                     .collect();
                 if measure.agg == Aggregation::AverageDaily {
-                    columns.push(format!("{aggregate} AS \"__sum\""));
+                    columns.push(format!("{aggregate} AS __sum"));
                     let grouped =
                         grouped_select(&columns, &from_sql, &where_sql, select_items.len());
                     let days = self.days_expr(request, &time_outputs, &row_day, model)?;
                     let keys: Vec<String> =
                         select_items.iter().map(|(_, name)| quote(name)).collect();
                     let mut outer = keys.clone();
-                    outer.push(format!("CAST(\"__sum\" AS DOUBLE) / {days} AS {output}"));
+                    outer.push(format!("CAST(__sum AS DOUBLE) / {days} AS {output}"));
                     return Ok((
                         format!("SELECT {} FROM (\n{grouped}\n) AS sums", outer.join(", ")),
                         period_agg,
@@ -235,7 +235,7 @@ impl Compiler<'_> {
                     .iter()
                     .map(|(expr, name)| format!("{expr} AS {}", quote(name)))
                     .collect();
-                columns.push(format!("{day} AS \"__day\""));
+                columns.push(format!("{day} AS __day"));
                 columns.push(format!("{aggregate} AS {output}"));
                 let grouped =
                     grouped_select(&columns, &from_sql, &where_sql, select_items.len() + 1);
@@ -245,7 +245,7 @@ impl Compiler<'_> {
                 outer.push(output);
                 Ok((
                     format!(
-                        "SELECT {} FROM (\nSELECT *, {window} AS \"__chosen_day\" FROM (\n{grouped}\n) AS daily\n) AS ranked\nWHERE \"__day\" = \"__chosen_day\"",
+                        "SELECT {} FROM (\nSELECT *, {window} AS __chosen_day FROM (\n{grouped}\n) AS daily\n) AS ranked\nWHERE __day = __chosen_day",
                         outer.join(", ")
                     ),
                     period_agg,
@@ -257,13 +257,13 @@ impl Compiler<'_> {
                     .iter()
                     .map(|(expr, name)| format!("{expr} AS {}", quote(name)))
                     .collect();
-                columns.push(format!("{day} AS \"__day\""));
-                columns.push(format!("{value_expr} AS \"__value\""));
+                columns.push(format!("{day} AS __day"));
+                columns.push(format!("{value_expr} AS __value"));
                 let mut partition: Vec<String> =
                     time_outputs.iter().map(|name| quote(name)).collect();
                 for (index, grouping) in groupings.iter().enumerate() {
-                    columns.push(format!("{grouping} AS \"__grouping_{index}\""));
-                    partition.push(format!("\"__grouping_{index}\""));
+                    columns.push(format!("{grouping} AS __grouping_{index}"));
+                    partition.push(format!("__grouping_{index}"));
                 }
                 let rows = format!("SELECT {} FROM {from_sql}{where_sql}", columns.join(", "));
                 let function = match choice {
@@ -275,7 +275,7 @@ impl Compiler<'_> {
                 } else {
                     format!("PARTITION BY {}", partition.join(", "))
                 };
-                let aggregate = aggregate_sql(measure, "\"__value\"")?;
+                let aggregate = aggregate_sql(measure, "__value")?;
                 let keys: Vec<String> = select_items.iter().map(|(_, name)| quote(name)).collect();
                 let mut outer = keys.clone();
                 outer.push(format!("{aggregate} AS {output}"));
@@ -286,7 +286,7 @@ impl Compiler<'_> {
                 };
                 Ok((
                     format!(
-                        "SELECT {} FROM (\nSELECT *, {function}(\"__day\") OVER ({over}) AS \"__chosen_day\" FROM (\n{rows}\n) AS measure_rows\n) AS ranked\nWHERE \"__day\" = \"__chosen_day\"{group_by}",
+                        "SELECT {} FROM (\nSELECT *, {function}(__day) OVER ({over}) AS __chosen_day FROM (\n{rows}\n) AS measure_rows\n) AS ranked\nWHERE __day = __chosen_day{group_by}",
                         outer.join(", ")
                     ),
                     period_agg,
@@ -447,13 +447,10 @@ fn window_sql(choice: WindowChoice, partition: &[String], dialect: &dyn super::D
         WindowChoice::Min => "MIN",
     };
     if partition.is_empty() {
-        return format!("{function}(\"__day\") OVER ()");
+        return format!("{function}(__day) OVER ()");
     }
     let keys: Vec<String> = partition.iter().map(|name| dialect.quote(name)).collect();
-    format!(
-        "{function}(\"__day\") OVER (PARTITION BY {})",
-        keys.join(", ")
-    )
+    format!("{function}(__day) OVER (PARTITION BY {})", keys.join(", "))
 }
 
 fn aggregate_sql(measure: &Measure, expr: &str) -> Result<String, CompileError> {

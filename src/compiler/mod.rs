@@ -19,7 +19,7 @@ use crate::semantic::{
     closest_name,
 };
 
-pub use dialect::{Dialect, DuckDb};
+pub use dialect::{Dialect, DuckDb, SparkSql};
 use filter::{ParsedFilter, parse_filter};
 use measure::MeasureRequest;
 pub use query::{MetricQuery, OrderBy};
@@ -683,9 +683,7 @@ impl Compiler<'_> {
                 let numerator_sql = self.input_sql(numerator, &scope, "__numerator", depth)?;
                 let denominator_sql =
                     self.input_sql(denominator, &scope, "__denominator", depth)?;
-                let value = self
-                    .dialect
-                    .safe_divide("\"__numerator\"", "\"__denominator\"");
+                let value = self.dialect.safe_divide("__numerator", "__denominator");
                 self.combine(
                     &[
                         (numerator_sql, vec!["__numerator".to_owned()]),
@@ -748,10 +746,9 @@ impl Compiler<'_> {
                 } else {
                     format!("PARTITION BY {}", time_keys.join(", "))
                 };
-                let value = self.dialect.safe_divide(
-                    "\"__part\" * 100",
-                    &format!("SUM(\"__part\") OVER ({over})"),
-                );
+                let value = self
+                    .dialect
+                    .safe_divide("__part * 100", &format!("SUM(__part) OVER ({over})"));
                 self.combine(
                     &[(part, vec!["__part".to_owned()])],
                     scope.items,

@@ -17,6 +17,10 @@ use std::time::{Duration, Instant};
 use duckdb::Connection;
 use indicatif::{ProgressBar, ProgressStyle};
 
+mod parquet;
+
+pub use parquet::{SPARK_SCRIPT, export_parquet};
+
 /// Customers generated at scale 1. Each has one to four accounts, 1.75 on
 /// average, so scale 1 gives about 4,000 accounts.
 const CUSTOMERS_PER_SCALE: u64 = 2_300;
