@@ -1,4 +1,4 @@
-//! What the benches share: the evaluation questions they time, read from
+//! Helpers the benches share: the evaluation questions they time, read from
 //! JSON Lines files of cases (the metric and FAQ evaluation files beside the
 //! repository, or the files named by `WENSHU_BENCH_QUESTIONS`), and the
 //! percentile of their timings.
