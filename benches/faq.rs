@@ -1,5 +1,5 @@
 //! FAQ search latency and index build time, on the real `knowledge_base/`
-//! and on a generated knowledge base of 10,000 entries.
+//! and on generated knowledge bases of 10,000 and 100,000 entries.
 //!
 //! The generated entries mix the words of the real ones at random, with a
 //! fixed seed, so that their term statistics resemble the real folder's.
@@ -18,7 +18,8 @@ use std::time::{Duration, Instant};
 use criterion::{Criterion, criterion_group, criterion_main};
 use wenshu::faq::{FaqEntry, FaqIndex, load_dir};
 
-const GENERATED_ENTRIES: usize = 10_000;
+/// Sizes of the generated knowledge bases.
+const GENERATED_SIZES: [usize; 2] = [10_000, 100_000];
 const SEED: u64 = 42;
 /// Searches timed one by one for the percentiles.
 const TIMED_SEARCHES: usize = 2_000;
@@ -150,13 +151,22 @@ fn build_and_time(name: &str, entries: Vec<FaqEntry>, questions: &[(String, Stri
 fn search(criterion: &mut Criterion) {
     let real = real_entries();
     let questions = questions(&real);
-    let generated = generated_entries(&real, GENERATED_ENTRIES);
-
+    let mut indexes = Vec::new();
+    for size in GENERATED_SIZES {
+        let generated = generated_entries(&real, size);
+        let name = format!("generated_{size}");
+        let index = build_and_time(
+            &format!("generated knowledge base of {size}"),
+            generated,
+            &questions,
+        );
+        indexes.push((name, index));
+    }
     let real_index = build_and_time("real knowledge base", real, &questions);
-    let generated_index = build_and_time("generated knowledge base", generated, &questions);
+    indexes.insert(0, ("real".to_owned(), real_index));
 
     let mut group = criterion.benchmark_group("faq_search");
-    for (name, index) in [("real", &real_index), ("generated_10000", &generated_index)] {
+    for (name, index) in &indexes {
         let mut next = 0;
         group.bench_function(name, |bencher| {
             bencher.iter(|| {

@@ -1,6 +1,6 @@
 //! Time to understand a question and compile it to SQL, without running the
 //! SQL: time parsing, interpretation against the lexicon, planning and
-//! compilation, for every question of the metric evaluation set.
+//! compilation, for every question of the evaluation sets.
 //!
 //! Each question goes through `Assistant::compile_question`, the same
 //! reading, planning and compiling as the first turn of a conversation.
@@ -8,12 +8,13 @@
 //! whose intent is not a metric (glossary, fallback, refusal) stop after
 //! interpretation.
 //!
-//! The questions are read at bench time from the JSON Lines file named by
-//! `WENSHU_BENCH_QUESTIONS` (default in [`questions_path`]). When the file is
-//! missing, the bench prints why and measures nothing. The questions are
-//! grouped into sets by the letters that start their case id: `d` (single
-//! questions), `c` (turns of conversations) and `k` (glossary, out-of-scope
-//! and refused questions).
+//! The questions are read at bench time from the metric and FAQ evaluation
+//! files beside the repository, or from the JSON Lines files listed in
+//! `WENSHU_BENCH_QUESTIONS`. When there is none, the bench prints why and
+//! measures nothing. The questions are grouped into sets by the letters that
+//! start their case id: `d` (single questions), `c` (turns of
+//! conversations), `k` (glossary, out-of-scope and refused questions) and
+//! `f` (e-banking questions, which stop after interpretation too).
 //!
 //! Criterion reports the mean time of one pass over each set. It has no
 //! percentiles, so afterwards the bench times every question one by one
@@ -26,87 +27,19 @@
 
 use std::collections::BTreeMap;
 use std::hint::black_box;
-use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use criterion::Criterion;
-use serde_json::Value as Json;
 use wenshu::assistant::Assistant;
-use wenshu::warehouse::{Value, Warehouse};
 
 #[path = "../tests/common/mod.rs"]
 mod common;
+mod support;
+
+use support::{Question, percentile, questions_and_assistant};
 
 /// Passes over all questions timed one by one for the percentiles.
 const TIMED_ROUNDS: usize = 2_000;
-
-/// One evaluation question and the set it belongs to.
-struct Question {
-    set: String,
-    text: String,
-}
-
-// ---------------------------------------------------------------------------
-// Setup
-
-fn questions_path() -> PathBuf {
-    match std::env::var_os("WENSHU_BENCH_QUESTIONS") {
-        Some(path) => PathBuf::from(path),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/eval/metrics_dev.jsonl"),
-    }
-}
-
-/// Reads every turn of every case. A `{name}` placeholder in a question is
-/// replaced by the first value of the case's `params.name` SQL.
-fn read_questions(path: &Path, warehouse: &Warehouse) -> Vec<Question> {
-    let text = std::fs::read_to_string(path)
-        .unwrap_or_else(|error| panic!("cannot read `{}`: {error}", path.display()));
-    let mut questions = Vec::new();
-    for (index, line) in text.lines().enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        let case: Json = serde_json::from_str(line).unwrap_or_else(|error| {
-            panic!("{}:{}: invalid JSON: {error}", path.display(), index + 1)
-        });
-        let id = case["id"].as_str().unwrap_or("?");
-        let set = id
-            .chars()
-            .take_while(char::is_ascii_alphabetic)
-            .collect::<String>();
-
-        let mut params = Vec::new();
-        if let Some(object) = case["params"].as_object() {
-            for (name, sql) in object {
-                let sql = sql.as_str().unwrap_or_default();
-                let table = warehouse.query(sql).unwrap_or_else(|error| {
-                    panic!("case `{id}`: parameter `{name}` failed: {error}")
-                });
-                let value = table
-                    .rows
-                    .first()
-                    .and_then(|row| row.first())
-                    .map(Value::to_string);
-                params.push((format!("{{{name}}}"), value.unwrap_or_default()));
-            }
-        }
-
-        for turn in case["turns"].as_array().into_iter().flatten() {
-            let Some(question) = turn["q"].as_str() else {
-                continue;
-            };
-            let mut text = question.to_owned();
-            for (placeholder, value) in &params {
-                text = text.replace(placeholder, value);
-            }
-            questions.push(Question {
-                set: set.clone(),
-                text,
-            });
-        }
-    }
-    questions
-}
 
 // ---------------------------------------------------------------------------
 // Measurements
@@ -168,41 +101,15 @@ fn print_percentiles(assistant: &Assistant, questions: &[Question]) {
     }
 }
 
-/// Returns the nearest-rank percentile of sorted durations.
-fn percentile(sorted: &[Duration], percent: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let rank = (percent / 100.0 * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
-}
-
 fn main() {
-    let path = questions_path();
-    let Ok(path) = path.canonicalize() else {
-        println!(
-            "skipped: no question file at `{}`; set WENSHU_BENCH_QUESTIONS to a JSON Lines file of evaluation cases",
-            path.display()
-        );
+    let Some((questions, assistant)) = questions_and_assistant("understand_bench") else {
         return;
     };
-
-    let warehouse_path = common::generate_demo_warehouse("understand_bench");
-    let warehouse = Warehouse::open_read_only(&warehouse_path)
-        .unwrap_or_else(|error| panic!("cannot open `{}`: {error}", warehouse_path.display()));
-    let questions = read_questions(&path, &warehouse);
-    let assistant = Assistant::open(&common::semantic_layer_dir(), &warehouse_path)
-        .unwrap_or_else(|error| panic!("cannot open the assistant: {error}"));
-
     let compiled = questions
         .iter()
         .filter(|question| assistant.compile_question(&question.text).is_some())
         .count();
-    println!(
-        "{} questions from `{}`, {compiled} of them compiled to SQL",
-        questions.len(),
-        path.display()
-    );
+    println!("{compiled} of them compile to SQL");
     let mut sets: BTreeMap<String, Vec<&str>> = BTreeMap::new();
     for question in &questions {
         sets.entry(question.set.clone())

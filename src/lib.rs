@@ -19,6 +19,8 @@
 //! - [`config`]: the settings file, `wenshu.toml`.
 //! - [`demo`]: the generator of the embedded demo warehouse.
 //! - [`conformance`]: runs MetricFlow's own integration cases through the compiler.
+//! - [`load_test`]: concurrent conversations against a running server's
+//!   chat API, with latency percentiles and errors (`wenshu bench load`).
 
 pub mod assistant;
 pub mod compiler;
@@ -28,6 +30,7 @@ pub mod demo;
 pub mod faq;
 pub mod guard;
 pub mod llm;
+pub mod load_test;
 pub mod semantic;
 pub mod server;
 pub mod store;

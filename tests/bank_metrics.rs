@@ -137,6 +137,12 @@ impl Case {
         self
     }
 
+    /// Drops the start of the period, leaving only its end.
+    fn without_start(mut self) -> Case {
+        self.query.start = None;
+        self
+    }
+
     /// Asks for one more metric in the same query.
     fn with_metric(mut self, metric: &str) -> Case {
         self.query.metrics.push(metric.to_owned());
@@ -543,6 +549,14 @@ fn deposit_balance_matches_definition() {
             format!("SELECT SUM(f.balance) AS deposit_balance FROM {DEPOSITS} WHERE f.biz_date = DATE '2025-12-31'"),
         ),
         Case::new(
+            "end date only is the last day with data",
+            "deposit_balance",
+            REFERENCE_DATE,
+            "2026-12-31",
+            format!("SELECT SUM(f.balance) AS deposit_balance FROM {DEPOSITS} WHERE f.biz_date = DATE '{REFERENCE_DATE}'"),
+        )
+        .without_start(),
+        Case::new(
             "personal by branch",
             "deposit_balance",
             REFERENCE_DATE,
@@ -697,6 +711,32 @@ fn average_daily_balance_matches_definition() {
             ),
         )
         .group_by("product__product_category"),
+        Case::new(
+            "personal by branch year to date",
+            "average_daily_balance",
+            YEAR_START,
+            REFERENCE_DATE,
+            format!(
+                "SELECT b.branch_name AS branch__branch_name, \
+                 SUM(f.balance) / (DATE '{REFERENCE_DATE}' - DATE '{YEAR_START}' + 1) AS average_daily_balance \
+                 FROM {DEPOSITS} WHERE f.biz_date BETWEEN DATE '{YEAR_START}' AND DATE '{REFERENCE_DATE}' \
+                 AND c.customer_type = '个人' GROUP BY 1"
+            ),
+        )
+        .group_by("branch__branch_name")
+        .filter("customer__customer_type", "= '个人'"),
+        Case::new(
+            "open-banking accounts year to date",
+            "average_daily_balance",
+            YEAR_START,
+            REFERENCE_DATE,
+            format!(
+                "SELECT SUM(f.balance) / (DATE '{REFERENCE_DATE}' - DATE '{YEAR_START}' + 1) AS average_daily_balance \
+                 FROM {DEPOSITS} WHERE f.biz_date BETWEEN DATE '{YEAR_START}' AND DATE '{REFERENCE_DATE}' \
+                 AND a.open_channel = '开放银行'"
+            ),
+        )
+        .filter("account__open_channel", "= '开放银行'"),
         Case::new(
             "monthly 2026",
             "average_daily_balance",

@@ -1405,29 +1405,36 @@ fn rewritten_questions_stand_alone() {
 // ---------------------------------------------------------------------------
 // A semantic layer extended in YAML
 
+/// Copies the files of `semantic_layer/` into the empty scratch folder
+/// `folder` and returns its path.
+fn semantic_layer_copy(folder: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join("understanding")
+        .join(folder);
+    if dir.exists() {
+        fs::remove_dir_all(&dir)
+            .unwrap_or_else(|error| panic!("cannot clear `{}`: {error}", dir.display()));
+    }
+    fs::create_dir_all(&dir)
+        .unwrap_or_else(|error| panic!("cannot create `{}`: {error}", dir.display()));
+    for entry in fs::read_dir(semantic_layer_dir()).expect("semantic_layer/ is readable") {
+        let path = entry.expect("a readable folder entry").path();
+        let Some(name) = path.file_name() else {
+            continue;
+        };
+        fs::copy(&path, dir.join(name))
+            .unwrap_or_else(|error| panic!("cannot copy `{}`: {error}", path.display()));
+    }
+    dir
+}
+
 /// Copies `semantic_layer/` into a scratch folder, adds the metric of
 /// `tests/fixtures/extended_layer/` and adds 片区 as a synonym of the district
 /// dimension, then opens an assistant on the copy. No code changes.
 fn extended_assistant() -> &'static Assistant {
     static ASSISTANT: OnceLock<Assistant> = OnceLock::new();
     ASSISTANT.get_or_init(|| {
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
-            .join("understanding")
-            .join("extended_layer");
-        if dir.exists() {
-            fs::remove_dir_all(&dir)
-                .unwrap_or_else(|error| panic!("cannot clear `{}`: {error}", dir.display()));
-        }
-        fs::create_dir_all(&dir)
-            .unwrap_or_else(|error| panic!("cannot create `{}`: {error}", dir.display()));
-        for entry in fs::read_dir(semantic_layer_dir()).expect("semantic_layer/ is readable") {
-            let path = entry.expect("a readable folder entry").path();
-            let Some(name) = path.file_name() else {
-                continue;
-            };
-            fs::copy(&path, dir.join(name))
-                .unwrap_or_else(|error| panic!("cannot copy `{}`: {error}", path.display()));
-        }
+        let dir = semantic_layer_copy("extended_layer");
 
         let fixture = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("tests/fixtures/extended_layer/metrics_extension.yaml");
@@ -1930,4 +1937,63 @@ fn impossible_breakdown_is_explained() {
             .as_ref()
             .is_some_and(|candidates| !candidates.is_empty())
     );
+}
+
+// ---------------------------------------------------------------------------
+// A query that fails in the warehouse
+
+/// Opens an assistant on a copy of `semantic_layer/` whose interest measure
+/// reads a column the warehouse does not have, so its query fails.
+fn assistant_with_missing_column() -> Assistant {
+    let dir = semantic_layer_copy("missing_column_layer");
+
+    let deposits = dir.join("deposit_daily.yaml");
+    let text = fs::read_to_string(&deposits).expect("deposit_daily.yaml is readable");
+    let measure = "expr: interest_accrued\n";
+    assert!(
+        text.contains(measure),
+        "deposit_daily.yaml no longer has the measure expression `{measure}`"
+    );
+    fs::write(
+        &deposits,
+        text.replacen(measure, "expr: interest_accrued_missing\n", 1),
+    )
+    .expect("deposit_daily.yaml is writable");
+
+    Assistant::open(&dir, demo_warehouse())
+        .unwrap_or_else(|error| panic!("cannot open the assistant on the changed layer: {error}"))
+}
+
+#[test]
+fn failed_query_reports_error_code() {
+    let assistant = assistant_with_missing_column();
+    let answer = assistant.respond(
+        "failing-query",
+        &mut ConversationState::default(),
+        "2024年全年利息支出",
+    );
+
+    assert_eq!(answer.kind, AnswerKind::Fallback, "{}", answer.text);
+    assert_eq!(
+        answer.error.as_ref().map(|error| error.code),
+        Some("query_failed"),
+        "{}",
+        answer.text
+    );
+    let body = serde_json::to_value(&answer).expect("the answer serializes");
+    assert_eq!(body["error"], json!({"code": "query_failed"}));
+}
+
+#[test]
+fn answered_question_has_no_error() {
+    let answer = assistant().respond(
+        "no-error",
+        &mut ConversationState::default(),
+        "2024年全年利息支出",
+    );
+
+    assert_eq!(answer.kind, AnswerKind::Metric, "{}", answer.text);
+    assert!(answer.error.is_none());
+    let body = serde_json::to_value(&answer).expect("the answer serializes");
+    assert!(body.get("error").is_none(), "{body}");
 }

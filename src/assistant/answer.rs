@@ -9,8 +9,8 @@ use crate::warehouse::Value;
 use super::plan::{self, PlanError, Turn, describe_period};
 use super::text::{format_value, metric_name};
 use super::{
-    AnswerKind, Assistant, ChartKind, ChatResponse, ConversationState, FaqAnswer, Headline,
-    ResponseColumn, Stage,
+    AnswerError, AnswerKind, Assistant, ChartKind, ChatResponse, ConversationState, FaqAnswer,
+    Headline, ResponseColumn, Stage,
 };
 
 /// Writes a row's key for people. A time bucket is named by its period
@@ -571,7 +571,11 @@ impl Assistant {
                         limit.as_secs()
                     )
                 };
-                return ChatResponse::text_only(session_id, AnswerKind::Fallback, text);
+                let mut response = ChatResponse::text_only(session_id, AnswerKind::Fallback, text);
+                response.error = Some(AnswerError {
+                    code: "query_timeout",
+                });
+                return response;
             }
             Err(error) => {
                 // A compiled query the guard rejects is a bug in the compiler.
@@ -581,7 +585,11 @@ impl Assistant {
                 } else {
                     "查询失败，请稍后重试或换一种问法。"
                 };
-                return ChatResponse::text_only(session_id, AnswerKind::Fallback, text);
+                let mut response = ChatResponse::text_only(session_id, AnswerKind::Fallback, text);
+                response.error = Some(AnswerError {
+                    code: "query_failed",
+                });
+                return response;
             }
         };
 

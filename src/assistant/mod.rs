@@ -25,7 +25,7 @@ use crate::warehouse::{Value, Warehouse, WarehouseError};
 use answer::{clarify_text, refusal_text};
 pub use plan::Turn;
 pub use response::{
-    AnswerKind, ChartKind, ChatResponse, FaqAnswer, FaqHit, Headline, ResponseColumn,
+    AnswerError, AnswerKind, ChartKind, ChatResponse, FaqAnswer, FaqHit, Headline, ResponseColumn,
 };
 
 /// Errors that stop the assistant from starting.

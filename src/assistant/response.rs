@@ -77,6 +77,14 @@ pub struct Headline {
     pub unit: Option<&'static str>,
 }
 
+/// The failure that left an understood question without figures.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AnswerError {
+    /// `query_timeout` (the query ran past its time limit) or `query_failed`
+    /// (the warehouse or the SQL guard rejected the query, a bug to log).
+    pub code: &'static str,
+}
+
 /// The answer to one chat message.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ChatResponse {
@@ -125,6 +133,10 @@ pub struct ChatResponse {
     /// Questions the person might ask next.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub suggestions: Vec<String>,
+    /// Set when the answer reports a failure instead of figures, so that
+    /// programs need not read `text`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<AnswerError>,
     /// Whether the semantic layer cannot express what was asked, such as a
     /// breakdown that no metric of the question has. An analyst's question
     /// then goes on to model-written SQL.
@@ -154,6 +166,7 @@ impl ChatResponse {
             definitions: Vec::new(),
             evidence: Vec::new(),
             suggestions: Vec::new(),
+            error: None,
             beyond_layer: false,
         }
     }

@@ -21,7 +21,7 @@ use wenshu::semantic::{self, check_warehouse};
 use wenshu::server::{self, Limits, ServerConfig, WebAssets};
 use wenshu::warehouse::Warehouse;
 use wenshu::warehouse::WarehouseLimits;
-use wenshu::{conformance, demo};
+use wenshu::{conformance, demo, load_test};
 
 const DEFAULT_WAREHOUSE: &str = "data/demo.duckdb";
 const DEFAULT_SEMANTIC_LAYER: &str = "semantic_layer";
@@ -136,6 +136,11 @@ enum Command {
         #[command(subcommand)]
         action: FaqAction,
     },
+    /// Measure a running server.
+    Bench {
+        #[command(subcommand)]
+        action: BenchAction,
+    },
     /// Run MetricFlow's integration cases through the compiler.
     Conformance {
         /// The fixture folder (MetricFlow's manifests, snapshots and cases).
@@ -171,6 +176,53 @@ enum FaqAction {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum BenchAction {
+    /// Hold concurrent conversations with a server's chat API and report
+    /// throughput, latency percentiles and errors.
+    ///
+    /// Each conversation sends its questions in turn in one session, then
+    /// the next conversation starts. The last line reads
+    /// `p99_ms=... errors=... requests=...`; the exit status is 1 when any
+    /// request failed. A token for a server with access control comes from
+    /// the WENSHU_TOKEN environment variable.
+    Load(LoadFlags),
+}
+
+/// The flags of `wenshu bench load`.
+#[derive(Debug, clap::Args)]
+struct LoadFlags {
+    /// The server's base URL, e.g. http://127.0.0.1:8080.
+    #[arg(long)]
+    url: String,
+    /// Conversations held at the same time (1 to 1000).
+    #[arg(long, default_value_t = 50,
+          value_parser = clap::value_parser!(u64).range(1..=load_test::MAX_CONVERSATIONS as u64))]
+    conversations: u64,
+    /// How long to start new requests, in seconds (1 to 3600); the requests
+    /// in flight then finish.
+    #[arg(long, default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..=load_test::MAX_SECONDS))]
+    seconds: u64,
+    /// Stop after this many requests in all (default: no limit).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    requests: Option<u64>,
+    /// Pause before each turn, in milliseconds (0 to 60000), as a person
+    /// reads the answer before asking on.
+    #[arg(long = "think-ms", default_value_t = 0,
+          value_parser = clap::value_parser!(u64).range(0..=60_000))]
+    think_ms: u64,
+    /// Give up waiting for a response after this many seconds (1 to 600).
+    #[arg(long = "timeout-seconds", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..=load_test::MAX_REQUEST_TIMEOUT_SECONDS))]
+    timeout_seconds: u64,
+    /// A JSON Lines file of conversations, one per line as
+    /// {"id": "c01", "turns": [{"q": "..."}, ...]} (the evaluation format);
+    /// cases with `params` are left out. Default: the built-in conversations.
+    #[arg(long)]
+    questions: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -256,6 +308,9 @@ pub fn run(arguments: Arguments) -> anyhow::Result<ExitCode> {
                     json,
                 },
         } => run_faq_search(&query, &knowledge_base, limit, json),
+        Command::Bench {
+            action: BenchAction::Load(flags),
+        } => run_load_test(flags),
         Command::Conformance {
             root,
             cases,
@@ -701,6 +756,57 @@ fn run_faq_search(
     Ok(ExitCode::SUCCESS)
 }
 
+fn run_load_test(flags: LoadFlags) -> anyhow::Result<ExitCode> {
+    let (scripts, source) = match &flags.questions {
+        Some(path) => {
+            let (scripts, skipped) = load_test::conversations::read_file(path)?;
+            let source = format!(
+                "{} conversations from {} ({skipped} with params left out)",
+                scripts.len(),
+                path.display()
+            );
+            (scripts, source)
+        }
+        None => {
+            let scripts = load_test::conversations::built_in();
+            let source = format!("{} built-in conversations", scripts.len());
+            (scripts, source)
+        }
+    };
+    let token = std::env::var("WENSHU_TOKEN")
+        .ok()
+        .filter(|token| !token.trim().is_empty());
+    let options = load_test::LoadOptions {
+        url: flags.url,
+        conversations: usize::try_from(flags.conversations)?,
+        duration: std::time::Duration::from_secs(flags.seconds),
+        max_requests: flags.requests,
+        think_time: std::time::Duration::from_millis(flags.think_ms),
+        request_timeout: std::time::Duration::from_secs(flags.timeout_seconds),
+        token,
+        scripts,
+    };
+    options.check()?;
+    println!(
+        "{} concurrent conversations against {} for {} s, think time {} ms, drawn from {source}",
+        options.conversations, options.url, flags.seconds, flags.think_ms
+    );
+
+    // One thread: the generator then takes at most one core from a server
+    // on the same machine.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let report = runtime.block_on(load_test::run(&options))?;
+    print!("{}", report.to_text());
+    Ok(if report.errors.total() == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
 fn run_conformance(
     root: PathBuf,
     cases: Option<PathBuf>,
@@ -718,4 +824,83 @@ fn run_conformance(
     } else {
         ExitCode::FAILURE
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::{Arguments, BenchAction, Command};
+
+    fn parse_load(flags: &[&str]) -> Result<super::LoadFlags, String> {
+        let mut words = vec!["wenshu", "bench", "load", "--url", "http://127.0.0.1:8080"];
+        words.extend_from_slice(flags);
+        match Arguments::try_parse_from(words) {
+            Ok(Arguments {
+                command:
+                    Command::Bench {
+                        action: BenchAction::Load(flags),
+                    },
+            }) => Ok(flags),
+            Ok(other) => Err(format!("parsed as another command: {other:?}")),
+            Err(error) => Err(error.to_string()),
+        }
+    }
+
+    #[test]
+    fn load_defaults() {
+        let flags = parse_load(&[]).unwrap();
+        assert_eq!(flags.conversations, 50);
+        assert_eq!(flags.seconds, 30);
+        assert_eq!(flags.requests, None);
+        assert_eq!(flags.think_ms, 0);
+        assert_eq!(flags.timeout_seconds, 30);
+        assert!(flags.questions.is_none());
+    }
+
+    #[test]
+    fn load_flags_in_bounds() {
+        let flags = parse_load(&[
+            "--conversations",
+            "1000",
+            "--seconds",
+            "3600",
+            "--requests",
+            "1",
+            "--think-ms",
+            "60000",
+            "--timeout-seconds",
+            "600",
+        ])
+        .unwrap();
+        assert_eq!(flags.conversations, 1000);
+        assert_eq!(flags.seconds, 3600);
+        assert_eq!(flags.requests, Some(1));
+        assert_eq!(flags.think_ms, 60_000);
+        assert_eq!(flags.timeout_seconds, 600);
+    }
+
+    #[test]
+    fn load_flags_out_of_bounds() {
+        let cases: [&[&str]; 8] = [
+            &["--conversations", "0"],
+            &["--conversations", "1001"],
+            &["--seconds", "0"],
+            &["--seconds", "3601"],
+            &["--requests", "0"],
+            &["--think-ms", "60001"],
+            &["--timeout-seconds", "0"],
+            &["--timeout-seconds", "601"],
+        ];
+        for flags in cases {
+            let error = parse_load(flags).expect_err(&format!("{flags:?} was accepted"));
+            assert!(error.contains("invalid value"), "{flags:?}: {error}");
+        }
+    }
+
+    #[test]
+    fn load_needs_url() {
+        let error = Arguments::try_parse_from(["wenshu", "bench", "load"]).unwrap_err();
+        assert!(error.to_string().contains("--url <URL>"), "{error}");
+    }
 }

@@ -27,11 +27,29 @@ pub enum JoinKind {
     FullOuter,
 }
 
+/// A measure summed per combination of the measure model's columns that the
+/// rest of the query reads, before the joins.
+///
+/// The sum of those partial sums equals the sum over the rows. Every column
+/// read outside the base subquery is constant within one combination. A join
+/// repeats a base row as often as it repeats the partial sum of that row's
+/// combination, because its condition reads only those columns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PreAggregation {
+    /// Positions of the base columns read outside the base subquery.
+    pub keys: Vec<usize>,
+    /// Position of the summed column, which nothing outside the sum reads.
+    pub value: usize,
+    /// Conditions on base columns alone, applied before summing.
+    pub conditions: Vec<String>,
+}
+
 /// Collects the columns a measure query needs, model by model.
 pub struct FromBuilder<'a> {
     layer: &'a SemanticLayer,
     projections: Vec<Projection>,
     pub join_kind: JoinKind,
+    pre_aggregation: Option<PreAggregation>,
 }
 
 impl<'a> FromBuilder<'a> {
@@ -47,7 +65,52 @@ impl<'a> FromBuilder<'a> {
                 exprs: Vec::new(),
             }],
             join_kind: JoinKind::LeftOuter,
+            pre_aggregation: None,
         }
+    }
+
+    /// Returns whether any model is joined to the measure's model.
+    pub fn has_joins(&self) -> bool {
+        self.projections.len() > 1
+    }
+
+    /// Positions of the measure model's columns that join conditions read.
+    pub fn base_join_columns(&self) -> Vec<usize> {
+        let base = &self.projections[0];
+        let mut positions = Vec::new();
+        for projection in self.projections.iter().skip(1) {
+            if projection.parent != 0 {
+                continue;
+            }
+            let (Some(last), Ok(base_model), Ok(model)) = (
+                projection.path.last(),
+                self.model(&base.model),
+                self.model(&projection.model),
+            ) else {
+                continue;
+            };
+            let mut exprs: Vec<String> = partition_pairs(base_model, model)
+                .into_iter()
+                .map(|(base_expr, _)| base_expr)
+                .collect();
+            if let Some(entity) = base_model.entity(&last.entity) {
+                exprs.push(entity.expr.clone());
+            }
+            for expr in exprs {
+                if let Some(position) = base.exprs.iter().position(|known| *known == expr) {
+                    positions.push(position);
+                }
+            }
+        }
+        positions.sort_unstable();
+        positions.dedup();
+        positions
+    }
+
+    /// Makes [`FromBuilder::render`] sum the measure per key in the base
+    /// subquery (see [`PreAggregation`]).
+    pub fn pre_aggregate(&mut self, pre_aggregation: PreAggregation) {
+        self.pre_aggregation = Some(pre_aggregation);
     }
 
     /// Returns a qualified reference to `expr` evaluated in the model at the
@@ -138,6 +201,59 @@ impl<'a> FromBuilder<'a> {
             .ok_or_else(|| CompileError::InvalidQuery(format!("unknown semantic model `{name}`")))
     }
 
+    /// Renders the measure's model alone, without joins or pre-aggregation,
+    /// under the alias `src`.
+    pub fn render_base(
+        &self,
+        dialect: &dyn Dialect,
+        options: &CompileOptions,
+    ) -> Result<String, CompileError> {
+        self.subquery(0, dialect, options)
+    }
+
+    /// Renders the subquery of one projection: its columns from its
+    /// model's relation, restricted to the row scope.
+    fn subquery(
+        &self,
+        index: usize,
+        dialect: &dyn Dialect,
+        options: &CompileOptions,
+    ) -> Result<String, CompileError> {
+        let projection = &self.projections[index];
+        let model = self.model(&projection.model)?;
+        let relation = relation_sql(&model.relation, dialect, options);
+        let columns = if projection.exprs.is_empty() {
+            "1 AS c0".to_owned()
+        } else {
+            projection
+                .exprs
+                .iter()
+                .enumerate()
+                .map(|(position, expr)| format!("{expr} AS c{position}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let scope = match &options.row_scope {
+            Some(scope) => match scope.condition(model) {
+                Some(condition) => format!(" WHERE {condition}"),
+                // Dimension tables hold no figures; a measure's model must
+                // be restricted.
+                None if index == 0 && !model.measures.is_empty() => {
+                    return Err(CompileError::OutOfScope {
+                        model: model.name.clone(),
+                        entities: scope.keys.keys().cloned().collect::<Vec<_>>().join(", "),
+                    });
+                }
+                None => String::new(),
+            },
+            None => String::new(),
+        };
+        Ok(format!(
+            "(SELECT {columns} FROM {relation}{scope}) AS {}",
+            projection.alias
+        ))
+    }
+
     /// Renders the FROM clause with its LEFT OUTER JOINs.
     pub fn render(
         &self,
@@ -158,39 +274,13 @@ impl<'a> FromBuilder<'a> {
         let mut sql = String::new();
         for (index, projection) in self.projections.iter().enumerate() {
             let model = self.model(&projection.model)?;
-            let relation = relation_sql(&model.relation, dialect, options);
-            let columns = if projection.exprs.is_empty() {
-                "1 AS c0".to_owned()
-            } else {
-                projection
-                    .exprs
-                    .iter()
-                    .enumerate()
-                    .map(|(position, expr)| format!("{expr} AS c{position}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            };
-            let scope = match &options.row_scope {
-                Some(scope) => match scope.condition(model) {
-                    Some(condition) => format!(" WHERE {condition}"),
-                    // Dimension tables hold no figures; a measure's model must
-                    // be restricted.
-                    None if index == 0 && !model.measures.is_empty() => {
-                        return Err(CompileError::OutOfScope {
-                            model: model.name.clone(),
-                            entities: scope.keys.keys().cloned().collect::<Vec<_>>().join(", "),
-                        });
-                    }
-                    None => String::new(),
-                },
-                None => String::new(),
-            };
-            let subquery = format!(
-                "(SELECT {columns} FROM {relation}{scope}) AS {}",
-                projection.alias
-            );
+            let subquery = self.subquery(index, dialect, options)?;
             if index == 0 {
-                sql.push_str(&subquery);
+                let base = match &self.pre_aggregation {
+                    Some(pre_aggregation) => pre_aggregated(&subquery, pre_aggregation),
+                    None => subquery,
+                };
+                sql.push_str(&base);
                 if let Some(extra) = after_base {
                     sql.push_str(extra);
                 }
@@ -243,6 +333,37 @@ impl<'a> FromBuilder<'a> {
         }
         Ok(sql)
     }
+}
+
+/// Wraps the base subquery `base` (aliased `src`) in the sum of
+/// `pre_aggregation`, keeping the alias and the column names.
+fn pre_aggregated(base: &str, pre_aggregation: &PreAggregation) -> String {
+    let mut columns: Vec<String> = pre_aggregation
+        .keys
+        .iter()
+        .map(|position| format!("src.c{position} AS c{position}"))
+        .collect();
+    columns.push(format!("SUM(src.c{0}) AS c{0}", pre_aggregation.value));
+    let where_sql = if pre_aggregation.conditions.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "\n  WHERE {}",
+            pre_aggregation.conditions.join("\n    AND ")
+        )
+    };
+    let group_by = if pre_aggregation.keys.is_empty() {
+        String::new()
+    } else {
+        let ordinals: Vec<String> = (1..=pre_aggregation.keys.len())
+            .map(|ordinal| ordinal.to_string())
+            .collect();
+        format!("\n  GROUP BY {}", ordinals.join(", "))
+    };
+    format!(
+        "(SELECT {}\n  FROM {base}{where_sql}{group_by}) AS src",
+        columns.join(", ")
+    )
 }
 
 /// Partition dimensions that two joined models share by name: MetricFlow

@@ -1,9 +1,13 @@
 //! The SQL for one measure aggregated at the query's group-by items.
 //!
 //! Shapes, by the measure's kind:
-//! - additive: one grouped SELECT over the model and its joins;
+//! - additive: one grouped SELECT over the model and its joins. A sum over
+//!   more than one day with joined models is first summed per join key
+//!   ([`PreAggregation`]);
 //! - semi-additive (`non_additive_dimension`): aggregated per day first,
-//!   then each time bucket keeps only its last (or first) day;
+//!   then each time bucket keeps only its last (or first) day. Over more
+//!   than one day, the rows are first restricted to the days kept
+//!   (`chosen_days_sql`);
 //! - `average_daily`: the sum divided by the calendar days of each bucket,
 //!   clipped to the query's range.
 //!
@@ -17,7 +21,7 @@ use crate::semantic::{
 };
 
 use super::filter::{FilterReference, ParsedFilter};
-use super::from::{FromBuilder, JoinKind, relation_sql};
+use super::from::{FromBuilder, JoinKind, PreAggregation, relation_sql};
 use super::resolve::{GroupItem, ItemSpec, filter_item, locate};
 use super::{CompileError, Compiler, TimeMapping};
 
@@ -90,9 +94,16 @@ impl Compiler<'_> {
         // Group-by columns.
         let mut select_items = Vec::new();
         let mut time_outputs = Vec::new();
+        // The time items are buckets of the output day, of these grains,
+        // unless one of them is another time dimension.
+        let mut day_buckets = Vec::new();
+        let mut other_time_items = false;
         for item in request.items {
             let expr = match &item.spec {
-                ItemSpec::MetricTime { grain } => truncate(dialect, *grain, &output_day),
+                ItemSpec::MetricTime { grain } => {
+                    day_buckets.push(*grain);
+                    truncate(dialect, *grain, &output_day)
+                }
                 _ => {
                     let location = locate(self.layer, model, item)?;
                     match item.time_grain() {
@@ -100,13 +111,17 @@ impl Compiler<'_> {
                         Some(grain)
                             if location.path.is_empty() && location.expr == time_dimension =>
                         {
+                            day_buckets.push(grain);
                             truncate(dialect, grain, &output_day)
                         }
-                        Some(grain) if location.is_time => truncate(
-                            dialect,
-                            grain,
-                            &from.column(&location.path, &location.expr)?,
-                        ),
+                        Some(grain) if location.is_time => {
+                            other_time_items = true;
+                            truncate(
+                                dialect,
+                                grain,
+                                &from.column(&location.path, &location.expr)?,
+                            )
+                        }
                         _ => from.column(&location.path, &location.expr)?,
                     }
                 }
@@ -133,29 +148,42 @@ impl Compiler<'_> {
             _ => None,
         };
 
-        // Filters and the time range.
-        let mut conditions = Vec::new();
+        // Filters and the time range, each marked with whether it reads a
+        // joined model.
+        let mut conditions: Vec<(String, bool)> = Vec::new();
         for filter in request.filters {
+            let mut reads_joins = false;
             let sql = filter.substitute(|reference| {
-                self.filter_column(model, &mut from, reference, &output_day, &time_dimension)
+                self.filter_column(
+                    model,
+                    &mut from,
+                    reference,
+                    &output_day,
+                    &time_dimension,
+                    &mut reads_joins,
+                )
             })?;
-            conditions.push(format!("({sql})"));
+            conditions.push((format!("({sql})"), reads_joins));
         }
         let (row_start, row_end) = request.mapping.row_range(request.start, request.end);
         if let Some(start) = row_start {
-            conditions.push(format!("{row_day} >= {}", dialect.date_literal(start)));
+            conditions.push((
+                format!("{row_day} >= {}", dialect.date_literal(start)),
+                false,
+            ));
         }
         if let Some(end) = row_end {
-            conditions.push(format!("{row_day} <= {}", dialect.date_literal(end)));
+            conditions.push((format!("{row_day} <= {}", dialect.date_literal(end)), false));
         }
         if uses_spine {
             if let Some(start) = request.start {
-                conditions.push(format!("ts.ds >= {}", dialect.date_literal(start)));
+                conditions.push((format!("ts.ds >= {}", dialect.date_literal(start)), false));
             }
             if let Some(end) = request.end {
-                conditions.push(format!("ts.ds <= {}", dialect.date_literal(end)));
+                conditions.push((format!("ts.ds <= {}", dialect.date_literal(end)), false));
             }
         }
+        let single_day = matches!((row_start, row_end), (Some(first), Some(last)) if first == last);
 
         let value_expr = from.column(&[], &measure.expr)?;
         let non_additive = match &measure.non_additive_dimension {
@@ -182,6 +210,37 @@ impl Compiler<'_> {
             None => None,
         };
 
+        // Two rewrites that keep the rows but read fewer of them. Both need
+        // the rows of more than one day, an output day that is the row's own
+        // day, and joins that keep every row of the measure's model.
+        let may_rewrite = !uses_spine && !single_day && from.join_kind == JoinKind::LeftOuter;
+        match &non_additive {
+            Some((day, choice, groupings))
+                if may_rewrite
+                    && groupings.is_empty()
+                    && *day == row_day
+                    && !other_time_items
+                    && !day_buckets.contains(&TimeGrain::Day)
+                    && conditions.iter().all(|(_, reads_joins)| !reads_joins) =>
+            {
+                let chosen =
+                    self.chosen_days_sql(&from, &conditions, day, *choice, &day_buckets)?;
+                conditions.push((format!("{day} IN (\n{chosen}\n)"), false));
+            }
+            None if may_rewrite
+                && from.has_joins()
+                && matches!(measure.agg, Aggregation::Sum | Aggregation::AverageDaily) =>
+            {
+                if let Some(pre_aggregation) =
+                    pre_aggregation(&from, &select_items, &conditions, &value_expr, &row_day)
+                {
+                    from.pre_aggregate(pre_aggregation);
+                    conditions.retain(|(_, reads_joins)| *reads_joins);
+                }
+            }
+            _ => {}
+        }
+
         let mut from_sql = from.render(dialect, &self.options)?;
         if uses_spine {
             let spine = self.spine_relation()?;
@@ -193,11 +252,7 @@ impl Compiler<'_> {
             let condition = request.mapping.spine_condition(dialect, &row_day, &grains);
             from_sql.push_str(&format!("\n  INNER JOIN {spine} AS ts ON {condition}"));
         }
-        let where_sql = if conditions.is_empty() {
-            String::new()
-        } else {
-            format!("\nWHERE {}", conditions.join("\n  AND "))
-        };
+        let where_sql = where_clause(&conditions);
 
         let quote = |name: &str| dialect.quote(name);
         let output = quote(request.output);
@@ -227,6 +282,22 @@ impl Compiler<'_> {
                     grouped_select(&columns, &from_sql, &where_sql, select_items.len()),
                     period_agg,
                 ))
+            }
+            Some((day, _, groupings)) if groupings.is_empty() && single_day && day == row_day => {
+                // Every row is of the same day, which each bucket then keeps.
+                // Without a group-by item, HAVING keeps the result empty when
+                // no row has data, as the per-day grouping does.
+                let aggregate = aggregate_sql(measure, &value_expr)?;
+                let mut columns: Vec<String> = select_items
+                    .iter()
+                    .map(|(expr, name)| format!("{expr} AS {}", quote(name)))
+                    .collect();
+                columns.push(format!("{aggregate} AS {output}"));
+                let mut sql = grouped_select(&columns, &from_sql, &where_sql, select_items.len());
+                if select_items.is_empty() {
+                    sql.push_str("\nHAVING COUNT(*) > 0");
+                }
+                Ok((sql, period_agg))
             }
             Some((day, choice, groupings)) if groupings.is_empty() => {
                 // Aggregate per day, then keep each bucket's last (or first) day.
@@ -303,6 +374,7 @@ impl Compiler<'_> {
         reference: &FilterReference,
         output_day: &str,
         time_dimension: &str,
+        reads_joins: &mut bool,
     ) -> Result<String, CompileError> {
         let item = filter_item(self.layer, reference).map_err(|error| match error {
             CompileError::UnknownGroupBy { name, suggestion } => CompileError::InvalidFilter {
@@ -322,11 +394,53 @@ impl Compiler<'_> {
             let grain = item.time_grain().unwrap_or(TimeGrain::Day);
             return Ok(truncate(self.dialect, grain, output_day));
         }
+        if !location.path.is_empty() {
+            *reads_joins = true;
+        }
         let column = from.column(&location.path, &location.expr)?;
         Ok(match item.time_grain() {
             Some(grain) if location.is_time => truncate(self.dialect, grain, &column),
             _ => column,
         })
+    }
+
+    /// A query of the days a semi-additive measure keeps: the last (or
+    /// first) day with rows in each time bucket, over the measure's model
+    /// alone and under `conditions`, which must not read joined models.
+    ///
+    /// Restricting the rows to these days first returns the same rows,
+    /// because the kept day of every bucket is among them. It lets DuckDB
+    /// skip the other days' row groups instead of summing every day.
+    fn chosen_days_sql(
+        &self,
+        from: &FromBuilder<'_>,
+        conditions: &[(String, bool)],
+        day: &str,
+        choice: WindowChoice,
+        buckets: &[TimeGrain],
+    ) -> Result<String, CompileError> {
+        let base = from.render_base(self.dialect, &self.options)?;
+        let where_sql = where_clause(conditions);
+        let function = match choice {
+            WindowChoice::Max => "MAX",
+            WindowChoice::Min => "MIN",
+        };
+        if buckets.is_empty() {
+            return Ok(format!("SELECT {function}({day})\nFROM {base}{where_sql}"));
+        }
+        // DuckDB groups a few thousand distinct days much faster than
+        // every row by a truncated date.
+        let mut grains = buckets.to_vec();
+        grains.sort_by_key(|grain| grain.name());
+        grains.dedup();
+        let keys: Vec<String> = grains
+            .iter()
+            .map(|grain| truncate(self.dialect, *grain, "__day"))
+            .collect();
+        Ok(format!(
+            "SELECT {function}(__day) FROM (\nSELECT DISTINCT {day} AS __day\nFROM {base}{where_sql}\n) AS days\nGROUP BY {}",
+            keys.join(", ")
+        ))
     }
 
     fn agg_time_dimension(
@@ -427,6 +541,89 @@ fn ordinals(count: usize) -> String {
         .map(|index| index.to_string())
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+fn where_clause(conditions: &[(String, bool)]) -> String {
+    if conditions.is_empty() {
+        return String::new();
+    }
+    let conditions: Vec<&str> = conditions.iter().map(|(sql, _)| sql.as_str()).collect();
+    format!("\nWHERE {}", conditions.join("\n  AND "))
+}
+
+/// Plans the sum of an additive measure per key of the measure's model
+/// before the joins (see [`PreAggregation`]), or returns None when that
+/// would not shrink the rows or could change the result.
+///
+/// The keys are the base columns that group-by items, join conditions and
+/// conditions on joined models read. Conditions on the base alone move
+/// inside the sum. The plan is rejected when a key is the row's day, since
+/// a daily model then has about one row per key, or when anything outside
+/// the sum reads the summed column.
+fn pre_aggregation(
+    from: &FromBuilder<'_>,
+    select_items: &[(String, String)],
+    conditions: &[(String, bool)],
+    value_expr: &str,
+    row_day: &str,
+) -> Option<PreAggregation> {
+    let [value] = base_columns(value_expr)[..] else {
+        return None;
+    };
+    if value_expr != format!("src.c{value}") {
+        return None;
+    }
+    let mut keys = from.base_join_columns();
+    for (expr, _) in select_items {
+        keys.extend(base_columns(expr));
+    }
+    for (sql, reads_joins) in conditions {
+        if *reads_joins {
+            keys.extend(base_columns(sql));
+        }
+    }
+    keys.sort_unstable();
+    keys.dedup();
+    let day_keys = base_columns(row_day);
+    if keys.is_empty() || keys.contains(&value) || keys.iter().any(|key| day_keys.contains(key)) {
+        return None;
+    }
+    let inner = conditions
+        .iter()
+        .filter(|(_, reads_joins)| !reads_joins)
+        .map(|(sql, _)| sql.clone())
+        .collect();
+    Some(PreAggregation {
+        keys,
+        value,
+        conditions: inner,
+    })
+}
+
+/// Positions of the base columns (`src.c<N>`) that a SQL fragment written by
+/// the compiler reads.
+fn base_columns(sql: &str) -> Vec<usize> {
+    const PREFIX: &str = "src.c";
+    let mut positions = Vec::new();
+    let mut rest = sql;
+    let mut offset = 0;
+    while let Some(found) = rest.find(PREFIX) {
+        let start = offset + found;
+        let preceded_by_name = sql[..start]
+            .chars()
+            .next_back()
+            .is_some_and(|before| before.is_alphanumeric() || before == '_' || before == '.');
+        let digits: String = sql[start + PREFIX.len()..]
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
+        if !preceded_by_name && let Ok(position) = digits.parse::<usize>() {
+            positions.push(position);
+        }
+        offset = start + PREFIX.len();
+        rest = &sql[offset..];
+    }
+    positions
 }
 
 fn grouped_select(columns: &[String], from_sql: &str, where_sql: &str, keys: usize) -> String {
@@ -623,5 +820,132 @@ impl Compiler<'_> {
                     .join(", ")
             ))),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use chrono::NaiveDate;
+
+    use super::base_columns;
+    use crate::compiler::{CompileOptions, MetricQuery, compile};
+    use crate::semantic::{SemanticLayer, load_dir};
+
+    fn bank_layer() -> SemanticLayer {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("semantic_layer");
+        load_dir(&dir).unwrap_or_else(|diagnostics| panic!("{diagnostics}"))
+    }
+
+    fn compiled_sql(metric: &str, group_by: &[&str], start: &str, end: &str) -> String {
+        let date = |text: &str| NaiveDate::parse_from_str(text, "%Y-%m-%d").unwrap();
+        let query = MetricQuery {
+            metrics: vec![metric.to_owned()],
+            group_by: group_by.iter().map(|item| (*item).to_owned()).collect(),
+            start: Some(date(start)),
+            end: Some(date(end)),
+            ..MetricQuery::default()
+        };
+        compile(&bank_layer(), &query, &CompileOptions::default())
+            .unwrap()
+            .sql
+    }
+
+    #[test]
+    fn base_columns_finds_each_reference() {
+        assert_eq!(base_columns("CAST(src.c0 AS DATE) >= src.c12"), [0, 12]);
+        assert_eq!(base_columns("j1.c0 = src.c3"), [3]);
+        assert!(base_columns("mysrc.c1 + x.src.c2 + src.cx").is_empty());
+    }
+
+    #[test]
+    fn monthly_balance_reads_chosen_days() {
+        let sql = compiled_sql(
+            "deposit_balance",
+            &["metric_time__month"],
+            "2026-01-01",
+            "2026-11-30",
+        );
+        assert!(
+            sql.contains("SELECT DISTINCT CAST(src.c0 AS DATE)"),
+            "{sql}"
+        );
+        assert!(
+            sql.contains(") AS days\nGROUP BY CAST(DATE_TRUNC('month', __day) AS DATE)"),
+            "{sql}"
+        );
+    }
+
+    #[test]
+    fn one_day_balance_sums_that_day() {
+        let sql = compiled_sql("deposit_balance", &[], "2026-11-30", "2026-11-30");
+        assert!(!sql.contains("AS days"), "{sql}");
+        assert!(!sql.contains("__chosen_day"), "{sql}");
+        assert!(sql.contains("\nHAVING COUNT(*) > 0"), "{sql}");
+    }
+
+    #[test]
+    fn one_day_balance_by_branch_groups_by_branch() {
+        let sql = compiled_sql(
+            "deposit_balance",
+            &["branch__branch_name"],
+            "2026-11-30",
+            "2026-11-30",
+        );
+        assert!(!sql.contains("__chosen_day"), "{sql}");
+        assert!(!sql.contains("HAVING"), "{sql}");
+        assert!(sql.contains("\nGROUP BY 1\n"), "{sql}");
+    }
+
+    #[test]
+    fn daily_balance_has_no_chosen_days() {
+        let sql = compiled_sql(
+            "deposit_balance",
+            &["metric_time__day"],
+            "2026-11-01",
+            "2026-11-30",
+        );
+        assert!(!sql.contains("AS days"), "{sql}");
+    }
+
+    #[test]
+    fn average_by_category_sums_before_join() {
+        let sql = compiled_sql(
+            "average_daily_balance",
+            &["product__product_category"],
+            "2026-01-01",
+            "2026-11-30",
+        );
+        assert!(
+            sql.contains("FROM (SELECT src.c1 AS c1, SUM(src.c2) AS c2\n"),
+            "{sql}"
+        );
+        assert!(
+            sql.contains("  GROUP BY 1) AS src\n  LEFT OUTER JOIN"),
+            "{sql}"
+        );
+    }
+
+    #[test]
+    fn daily_average_by_category_joins_rows() {
+        let sql = compiled_sql(
+            "average_daily_balance",
+            &["metric_time__day", "product__product_category"],
+            "2026-01-01",
+            "2026-11-30",
+        );
+        assert!(!sql.contains("SUM(src.c2) AS c2"), "{sql}");
+    }
+
+    #[test]
+    fn one_day_average_by_category_joins_rows() {
+        let sql = compiled_sql(
+            "average_daily_balance",
+            &["product__product_category"],
+            "2026-11-30",
+            "2026-11-30",
+        );
+        assert!(!sql.contains("SUM(src.c2) AS c2"), "{sql}");
     }
 }
