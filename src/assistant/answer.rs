@@ -322,7 +322,7 @@ impl Assistant {
                 close.join(" / ")
             )
         } else {
-            format!("没有找到确切的答案。您是不是想问：{}", close.join("；"))
+            format!("没有找到确切的答案。您是不是想问：{}", close.join(" / "))
         };
         let mut suggestions = close;
         suggestions.append(&mut response.suggestions);
@@ -666,7 +666,8 @@ impl Assistant {
             } else {
                 "口径"
             };
-            text.push_str(&format!("\n{heading}：{description}"));
+            let colon = if english { ": " } else { "：" };
+            text.push_str(&format!("\n{heading}{colon}{description}"));
         }
         let rewritten = follow_up.then(|| self.rewrite(&merged, &plan, english));
         let definitions = plan

@@ -203,6 +203,29 @@ fn read_verified_query(node: &Node, report: &mut Report<'_>) -> Option<VerifiedQ
     Some(verified)
 }
 
+/// Drops the spaces that YAML's folded style (`>-`) puts where a Chinese
+/// line was broken: 可加；\n按月 folds to 可加； 按月, which reads as a typo.
+/// Spaces next to Latin letters or digits stay.
+fn join_folded_chinese(text: &str) -> String {
+    let characters: Vec<char> = text.chars().collect();
+    let mut joined = String::with_capacity(text.len());
+    for (index, character) in characters.iter().enumerate() {
+        let between_chinese = *character == ' '
+            && index > 0
+            && characters.get(index + 1).is_some_and(|next| is_wide(*next))
+            && is_wide(characters[index - 1]);
+        if !between_chinese {
+            joined.push(*character);
+        }
+    }
+    joined
+}
+
+/// Chinese characters and full-width punctuation.
+fn is_wide(character: char) -> bool {
+    matches!(character as u32, 0x3000..=0x303F | 0x4E00..=0x9FFF | 0xFF00..=0xFFEF)
+}
+
 fn sequence<'n>(node: &'n Node, key: &str, report: &mut Report<'_>) -> &'n [Node] {
     match node.as_sequence() {
         Some(items) => items,
@@ -304,7 +327,9 @@ fn read_semantic_model(
         .collect();
 
     let label = fields.optional_string("label", report);
-    let description = fields.optional_string("description", report);
+    let description = fields
+        .optional_string("description", report)
+        .map(|text| join_folded_chinese(&text));
     fields.finish(report);
 
     let name = name?;
@@ -512,7 +537,9 @@ fn read_dimension(node: &Node, report: &mut Report<'_>) -> Option<Dimension> {
         .unwrap_or_default();
     let expr = fields.optional_string("expr", report);
     let label = fields.optional_string("label", report);
-    let description = fields.optional_string("description", report);
+    let description = fields
+        .optional_string("description", report)
+        .map(|text| join_folded_chinese(&text));
     let synonyms = fields.string_list("synonyms", report);
     let is_partition = fields
         .optional_bool("is_partition", report)
@@ -615,7 +642,9 @@ fn read_measure_body(
     let expr = fields.optional_string("expr", report);
     let agg_time_dimension = fields.optional_string("agg_time_dimension", report);
     let label = fields.optional_string("label", report);
-    let description = fields.optional_string("description", report);
+    let description = fields
+        .optional_string("description", report)
+        .map(|text| join_folded_chinese(&text));
     let create_metric = fields
         .optional_bool("create_metric", report)
         .unwrap_or(false);
@@ -805,7 +834,9 @@ fn read_metric(
     let filter = fields.string_list("filter", report);
     let filter_span = fields.get("filter").map(|node| node.span);
     let label = fields.optional_string("label", report);
-    let description = fields.optional_string("description", report);
+    let description = fields
+        .optional_string("description", report)
+        .map(|text| join_folded_chinese(&text));
     let synonyms = fields.string_list("synonyms", report);
     let default_period = match fields.optional_string("default_period", report).as_deref() {
         None => None,
@@ -1374,6 +1405,22 @@ fn read_time_spine(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn folded_chinese_lines_join_without_space() {
+        assert_eq!(
+            join_folded_chinese("跨日不可加； 按月拆分"),
+            "跨日不可加；按月拆分"
+        );
+        assert_eq!(
+            join_folded_chinese("余额 B(期末) 之和"),
+            "余额 B(期末) 之和"
+        );
+        assert_eq!(
+            join_folded_chinese("balance per depositor"),
+            "balance per depositor"
+        );
+    }
 
     #[test]
     fn windows_parse() {
