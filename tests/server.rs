@@ -187,6 +187,37 @@ async fn follow_up_keeps_session_id() {
 }
 
 #[tokio::test]
+async fn unknown_session_says_context_is_lost() {
+    let app = app();
+
+    let (status, lost) = ask(&app, Some("session-the-server-never-saw"), "那去年呢").await;
+    let (_, fresh) = ask(&app, None, "那去年呢").await;
+    let (_, whole) = ask(&app, Some("another-unknown-session"), "各支行存款余额").await;
+
+    assert_answer(status, &lost);
+    let text = lost["text"].as_str().unwrap_or_default();
+    assert!(text.contains("没有找到这个会话之前的问题"), "{lost}");
+    assert!(
+        !fresh["text"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("没有找到这个会话"),
+        "{fresh}"
+    );
+    assert_eq!(
+        whole["kind"], "metric",
+        "a whole question needs no context: {whole}"
+    );
+    assert!(
+        !whole["text"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("没有找到这个会话"),
+        "{whole}"
+    );
+}
+
+#[tokio::test]
 async fn client_session_id_is_kept() {
     let app = app();
 

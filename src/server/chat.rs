@@ -10,7 +10,7 @@ use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value as Json;
 
-use crate::assistant::{ChatResponse, Stage};
+use crate::assistant::{AnswerKind, ChatResponse, Stage};
 use crate::config::Role;
 
 use super::audit::AuditDetails;
@@ -34,6 +34,9 @@ pub(super) struct Prepared {
     pub assistant: std::sync::Arc<crate::assistant::Assistant>,
     pub principal: Principal,
     pub session_id: String,
+    /// Whether the client sent the session id (it continues a conversation)
+    /// rather than the server making a new one.
+    pub continues: bool,
     pub message: String,
     pub started: Instant,
 }
@@ -59,6 +62,7 @@ pub(super) async fn prepare(state: &AppState, request: Request) -> Result<Prepar
         limits.max_message_chars,
     )?
     .to_owned();
+    let continues = request.session_id.is_some();
     let session_id = match request.session_id {
         Some(id) => check_session_id(&id).map(|()| id)?,
         None => new_session_id(),
@@ -67,6 +71,7 @@ pub(super) async fn prepare(state: &AppState, request: Request) -> Result<Prepar
         assistant,
         principal,
         session_id,
+        continues,
         message,
         started,
     })
@@ -90,6 +95,7 @@ pub(super) async fn answer(
         assistant,
         principal,
         session_id,
+        continues,
         message,
         started,
     } = prepared;
@@ -110,10 +116,14 @@ pub(super) async fn answer(
     let message_chars = message.chars().count();
     let question = message.clone();
     let answered = tokio::task::spawn_blocking(move || -> Result<ChatResponse, ApiError> {
+        let mut lost = false;
         if turn.questions.is_empty() {
             let stored = store.load_conversation(&task_session_id).map_err(|error| {
                 ApiError::Internal(format!("cannot read the conversation: {error}"))
             })?;
+            // A session id the server never saw, or whose conversation was
+            // removed as idle: the earlier questions are gone.
+            lost = continues && stored.is_none();
             if let Some(stored) = stored {
                 if stored.user != user {
                     return Err(session_of_another_user());
@@ -124,8 +134,15 @@ pub(super) async fn answer(
         turn.owner = Some(user.clone());
         turn.scope = scope;
         turn.model_sql = model_sql;
-        let answer =
+        let mut answer =
             assistant.respond_with_progress(&task_session_id, &mut turn, &message, &mut progress);
+        if lost && matches!(answer.kind, AnswerKind::Fallback | AnswerKind::Clarify) {
+            answer.text.push_str(if crate::understanding::interpret::is_english(&message) {
+                "\n(This conversation's earlier questions were not found, so a follow-up has no context: ask the whole question.)"
+            } else {
+                "\n（没有找到这个会话之前的问题，追问无法接上文，请把问题说完整。）"
+            });
+        }
         if let Err(error) =
             store.save_conversation(&task_session_id, &user, &turn.questions, &turn.readings)
         {
