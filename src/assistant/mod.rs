@@ -282,12 +282,22 @@ impl Assistant {
     /// a conversation would be, without running it (for benchmarks). Returns
     /// None for a question that is not a metric question or has no query.
     pub fn compile_question(&self, question: &str) -> Option<crate::compiler::CompiledQuery> {
+        self.compile_question_with(question, &crate::compiler::DuckDb)
+    }
+
+    /// Like [`Assistant::compile_question`], in another SQL dialect.
+    pub fn compile_question_with(
+        &self,
+        question: &str,
+        dialect: &dyn crate::compiler::Dialect,
+    ) -> Option<crate::compiler::CompiledQuery> {
         let (_, interpretation) = self.read(question.trim());
         if interpretation.intent != Intent::Metric || answer::is_only_time(&interpretation) {
             return None;
         }
         let plan = plan::plan(&interpretation, None, &self.layer, &self.time_context).ok()?;
-        crate::compiler::compile(&self.layer, &plan.query, &self.compile_options(None)).ok()
+        let options = self.compile_options(None);
+        crate::compiler::compile_with(&self.layer, &plan.query, &options, dialect).ok()
     }
 
     /// Returns the compiler settings of every answer: the reference date cuts

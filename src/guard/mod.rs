@@ -31,7 +31,7 @@ mod functions;
 use std::ops::ControlFlow;
 
 use sqlparser::ast::{Expr, LimitClause, Offset, OffsetRows, Query, Statement, Value, Visit};
-use sqlparser::dialect::DuckDbDialect;
+use sqlparser::dialect::{Dialect, DuckDbDialect, SparkSqlDialect};
 use sqlparser::parser::{Parser, ParserError};
 
 use checker::{DeclaredTables, QueryChecker, statement_kind};
@@ -41,6 +41,18 @@ use checker::{DeclaredTables, QueryChecker, statement_kind};
 pub struct SqlGuard {
     tables: DeclaredTables,
     max_rows: u64,
+    dialect: GuardDialect,
+}
+
+/// The SQL dialect a guard parses and re-renders statements in: that of the
+/// warehouse they run on.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum GuardDialect {
+    /// DuckDB, the embedded warehouse.
+    #[default]
+    DuckDb,
+    /// Spark SQL, with backtick-quoted names.
+    Spark,
 }
 
 /// A query that passed the guard.
@@ -169,7 +181,15 @@ impl SqlGuard {
         SqlGuard {
             tables: DeclaredTables::new(tables),
             max_rows,
+            dialect: GuardDialect::DuckDb,
         }
+    }
+
+    /// Checks statements in `dialect` instead of DuckDB's. The rules are the
+    /// same; only the parsing and the re-rendered text differ.
+    pub fn with_dialect(mut self, dialect: GuardDialect) -> SqlGuard {
+        self.dialect = dialect;
+        self
     }
 
     /// Checks one SQL text and returns the query to run in its place.
@@ -183,8 +203,12 @@ impl SqlGuard {
             return Err(GuardError::Empty);
         }
 
+        let parser_dialect: &dyn Dialect = match self.dialect {
+            GuardDialect::DuckDb => &DuckDbDialect {},
+            GuardDialect::Spark => &SparkSqlDialect {},
+        };
         let mut statements =
-            Parser::parse_sql(&DuckDbDialect {}, sql).map_err(|error| GuardError::Parse {
+            Parser::parse_sql(parser_dialect, sql).map_err(|error| GuardError::Parse {
                 message: parser_message(error),
             })?;
         if statements.len() > 1 {
