@@ -408,6 +408,28 @@ fn derived_metric_beside_its_base_wins() {
 }
 
 #[test]
+fn definition_follows_question_language() {
+    let english = ask("What is the deposit balance?");
+    let chinese = ask("存款余额是多少");
+
+    assert!(
+        english.text.contains("Definition (口径): Period-end"),
+        "{}",
+        english.text
+    );
+    assert!(
+        english.definitions[0].starts_with("deposit balance: Period-end"),
+        "{:?}",
+        english.definitions
+    );
+    assert!(
+        chinese.text.contains("口径：期末（时点）存款余额"),
+        "{}",
+        chinese.text
+    );
+}
+
+#[test]
 fn which_month_ranks_the_months() {
     let cases = [
         (

@@ -341,7 +341,7 @@ impl Assistant {
             let Some(metric) = self.layer.metric(name) else {
                 continue;
             };
-            let description = metric.description.clone().unwrap_or_default();
+            let description = metric.description_for(english).unwrap_or_default();
             lines.push(if english {
                 format!(
                     "{} ({}): {description}",
@@ -660,7 +660,7 @@ impl Assistant {
                 format!("\n结果较多，只显示前 {max_rows} 行，请缩小时间或范围。")
             });
         }
-        if let Some(description) = first_metric.and_then(|metric| metric.description.as_ref()) {
+        if let Some(description) = first_metric.and_then(|metric| metric.description_for(english)) {
             let heading = if english {
                 "Definition (口径)"
             } else {
@@ -676,11 +676,12 @@ impl Assistant {
             .iter()
             .filter_map(|name| self.layer.metric(name))
             .map(|metric| {
-                format!(
-                    "{}：{}",
-                    metric_name(metric, false),
-                    metric.description.clone().unwrap_or_default()
-                )
+                let description = metric.description_for(english).unwrap_or_default();
+                if english {
+                    format!("{}: {description}", metric_name(metric, true))
+                } else {
+                    format!("{}：{description}", metric_name(metric, false))
+                }
             })
             .collect();
 

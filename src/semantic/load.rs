@@ -362,6 +362,7 @@ fn metric_for_measure(measure: &Measure, file: &str) -> Metric {
         filter_span: None,
         label: measure.label.clone(),
         description: measure.description.clone(),
+        description_en: None,
         synonyms: Vec::new(),
         default_period: None,
         unit: None,
@@ -742,6 +743,7 @@ const METRIC_KEYS: &[&str] = &[
     "filter",
     "label",
     "description",
+    "description_en",
     "synonyms",
     "default_period",
     "unit",
@@ -837,6 +839,7 @@ fn read_metric(
     let description = fields
         .optional_string("description", report)
         .map(|text| join_folded_chinese(&text));
+    let description_en = fields.optional_string("description_en", report);
     let synonyms = fields.string_list("synonyms", report);
     let default_period = match fields.optional_string("default_period", report).as_deref() {
         None => None,
@@ -883,6 +886,7 @@ fn read_metric(
         filter_span,
         label,
         description,
+        description_en,
         synonyms,
         default_period,
         unit,

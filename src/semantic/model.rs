@@ -426,6 +426,8 @@ pub struct Metric {
     pub filter_span: Option<Span>,
     pub label: Option<String>,
     pub description: Option<String>,
+    /// Extension `description_en`: the definition for English answers.
+    pub description_en: Option<String>,
     pub synonyms: Vec<String>,
     pub default_period: Option<DefaultPeriod>,
     pub unit: Option<Unit>,
@@ -440,6 +442,15 @@ pub struct Metric {
 }
 
 impl Metric {
+    /// Returns the definition (口径) in the answer's language: the English
+    /// one when asked in English and the layer has it, else the Chinese one.
+    pub fn description_for(&self, english: bool) -> Option<&str> {
+        match (&self.description_en, english) {
+            (Some(english_text), true) => Some(english_text),
+            _ => self.description.as_deref(),
+        }
+    }
+
     /// Returns the measures or metrics this metric reads.
     pub fn inputs(&self) -> Vec<&MetricInput> {
         match &self.kind {
