@@ -967,3 +967,49 @@ async fn faq_phrasing_streams_with_citations() {
         "no phrasing call"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn analyst_sql_timeout_is_not_retried() {
+    let slow = r#"{"sql": "SELECT COUNT(*) AS n FROM fact_deposit_daily a, fact_deposit_daily b", "explanation": "两两组合计数。"}"#;
+    let (address, script) = mock(vec![Reply::Text(slow.to_owned()); 2]).await;
+    let knowledge_base = Path::new(env!("CARGO_MANIFEST_DIR")).join("knowledge_base");
+    let query_settings = wenshu::assistant::QuerySettings {
+        timeout: Duration::from_secs(1),
+        ..wenshu::assistant::QuerySettings::default()
+    };
+    let client =
+        LlmClient::new(&settings(address, LlmMode::Hybrid, Duration::from_secs(5))).unwrap();
+    let assistant = Arc::new(
+        Assistant::open_with(
+            &common::semantic_layer_dir(),
+            demo_warehouse(),
+            query_settings,
+        )
+        .and_then(|assistant| assistant.with_knowledge_base_dir(&knowledge_base))
+        .unwrap()
+        .with_llm(Arc::new(client), LlmMode::Hybrid),
+    );
+    let mut analyst = ConversationState::default();
+    analyst.model_sql = true;
+
+    let (answer, _) = ask_in(&assistant, analyst, "贷款余额和客户经理人数按支行看看").await;
+
+    assert_eq!(answer.kind, AnswerKind::Sql, "{}", answer.text);
+    assert!(answer.text.contains("已中止"), "{}", answer.text);
+    assert!(
+        answer
+            .sql
+            .as_deref()
+            .unwrap()
+            .contains("fact_deposit_daily")
+    );
+    assert_eq!(
+        serde_json::to_value(&answer).unwrap()["error"]["code"],
+        "query_timeout"
+    );
+    assert_eq!(
+        purposes(&script),
+        ["analyst_sql"],
+        "no repair round after a timeout"
+    );
+}

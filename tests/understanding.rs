@@ -181,7 +181,7 @@ impl Expected {
         self
     }
 
-    /// A ranking of the time buckets of a series: by the metric first.
+    /// Expects a series whose time buckets are ranked by the metric first.
     fn ranked_series(mut self, grain: &str, metric: &str) -> Expected {
         let item = format!("metric_time__{grain}");
         self.dimensions.push(item.clone());

@@ -516,8 +516,8 @@ impl Assistant {
                         "{}无法限定在您有权查看的账户内，因此不能按您的角色回答。",
                         metrics.join("、")
                     ),
-                    // 列出所有客户经理 names no metric: the default metric's
-                    // name would answer a question nobody asked.
+                    // 列出所有客户经理 names no metric, so naming the default
+                    // metric would describe a question that was not asked.
                     (_, true) if !breakdowns.is_empty() && merged.metrics.is_empty() => format!(
                         "Only some metrics can be broken down by {}, and none of them answers this question. You can try:",
                         breakdowns.join(", ")

@@ -181,8 +181,8 @@ impl Assistant {
                     ));
                 }
                 Err(SqlError::Timeout(limit)) => {
-                    // The same SQL again would take as long; the analyst
-                    // sees it and the limit instead.
+                    // The same SQL again would take as long, so the answer
+                    // shows it and the limit instead of a repair round.
                     tracing::info!(
                         seconds = limit.as_secs(),
                         "the model's SQL ran past its time limit"
@@ -200,6 +200,9 @@ impl Assistant {
                     };
                     let mut response = ChatResponse::text_only(session_id, AnswerKind::Sql, text);
                     response.sql = Some(sql.to_owned());
+                    response.error = Some(super::AnswerError {
+                        code: "query_timeout",
+                    });
                     return Some(response);
                 }
                 Err(SqlError::Rejected(error)) => error.to_string(),
@@ -327,7 +330,7 @@ impl Assistant {
             let text = match reply {
                 Ok((text, _)) => text,
                 Err(error) => {
-                    tracing::info!(%error, "no reading from the model; the rules answer");
+                    tracing::info!(%error, "no reading from the model; the rules' reading is used");
                     return None;
                 }
             };

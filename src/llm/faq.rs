@@ -85,8 +85,8 @@ pub fn check_answer(text: &str, faq: &FaqAnswer) -> Result<Vec<String>, String> 
 }
 
 /// Checks that every number in `text` appears in one of the entries the
-/// model was given. The stream checks each sentence with this before the
-/// page sees it, so a made-up limit or fee is never shown.
+/// model was given. The stream checks each sentence with this before
+/// sending it to the page, so a made-up limit or fee is never shown.
 pub fn check_numbers(text: &str, faq: &FaqAnswer) -> Result<(), String> {
     let given: String = supporting_entries(faq)
         .map(|hit| format!("{} {}", hit.question, hit.answer))

@@ -90,10 +90,10 @@ pub fn parse_messages(
     ]
 }
 
-/// Picks the metrics shown to the model: all of them when there are at most
-/// [`LISTED_METRICS`], or else the default metric and those whose name,
-/// label and synonyms share the most adjacent character pairs with the
-/// question and the recent questions, in the layer's order.
+/// Picks the metrics shown to the model, in the layer's order. A catalog of
+/// at most [`LISTED_METRICS`] shows them all. A larger one shows the default
+/// metric and the metrics whose name, label and synonyms share the most
+/// adjacent character pairs with the question and the recent questions.
 fn relevant_metrics<'l>(
     layer: &'l SemanticLayer,
     history: &[String],
@@ -182,8 +182,8 @@ fn character_pairs(text: &str) -> Vec<(char, char)> {
 mod tests {
     use super::*;
 
-    /// A layer of `count` simple metrics over one semantic model, the last
-    /// one about loans.
+    /// Builds a layer of `count` simple metrics over one semantic model, the
+    /// last one about loans.
     fn layer_with_metrics(count: usize) -> SemanticLayer {
         let mut text = String::from(
             "semantic_models:\n  - name: deposits\n    node_relation: {alias: deposits, relation_name: fact_deposit_daily}\n    defaults: {agg_time_dimension: biz_date}\n    entities: [{name: account, type: primary, expr: account_id}]\n    dimensions: [{name: biz_date, type: time, type_params: {time_granularity: day}}]\n    measures:\n      - {name: balance, agg: sum, expr: balance}\nmetrics:\n",

@@ -55,7 +55,7 @@ pub fn describe_tables(columns: &[(String, String, String)]) -> String {
     lines.join("\n")
 }
 
-/// Builds the chat messages that ask for SQL answering `question`.
+/// Builds the chat messages that request SQL for `question`.
 pub fn sql_messages(
     tables: &str,
     reference_date: &str,

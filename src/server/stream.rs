@@ -44,9 +44,9 @@ pub async fn chat_stream(
     let started = prepared.started;
     let assistant = std::sync::Arc::clone(&prepared.assistant);
     let question = prepared.message.clone();
-    // Unbounded: a stage is sent from the blocking thread that answers and
-    // a piece of phrased text from a model callback, neither of which can
-    // wait; one answer sends a few dozen events at most.
+    // Unbounded, because neither sender can wait: stages come from the
+    // blocking thread that runs the assistant, and phrased text from a model
+    // callback. One answer sends a few dozen events at most.
     let (sender, receiver) = mpsc::unbounded_channel::<Event>();
 
     let stage_sender = sender.clone();
