@@ -24,6 +24,15 @@
 //! `$HOME/.cache/wenshu/bench/demo-scale50-seed42.duckdb`, outside the
 //! repository. `WENSHU_BENCH_ONLY` runs only the questions whose name
 //! contains its text. See `docs/benchmarks.md` for the numbers.
+//!
+//! With `SPARK_REMOTE=sc://HOST:PORT`, each question also runs on that
+//! Spark Connect server as the Spark SQL Wenshu generates for it, on the
+//! same data: the warehouse copied to Parquet at `$WENSHU_BENCH_PARQUET`
+//! (by default beside the warehouse file, written when missing) and
+//! registered as Spark tables, replacing tables of the same names. The
+//! server must read that folder. Spark's rows are checked against DuckDB's
+//! before timing, and Spark takes its turn in every round. See
+//! `docs/scale-out.md` for the numbers.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -31,8 +40,8 @@ use std::time::{Duration, Instant};
 
 use wenshu::assistant::{Assistant, declared_tables};
 use wenshu::demo::{DemoOptions, generate};
-use wenshu::guard::SqlGuard;
-use wenshu::warehouse::{Table, Value, Warehouse};
+use wenshu::guard::{GuardDialect, SqlGuard};
+use wenshu::warehouse::{DuckDb, Spark, SparkSettings, Table, Value, Warehouse};
 
 const SCALE: u32 = 50;
 const SEED: u64 = 42;
@@ -242,17 +251,28 @@ fn main() -> ExitCode {
     }
 }
 
-/// Returns the SQL the server runs for each case's question, in order.
-fn generated_sql(path: &std::path::Path, cases: &[Case]) -> Result<Vec<String>, String> {
+/// Returns the SQL the server runs for each case's question, in order, in
+/// DuckDB's dialect or Spark SQL.
+fn generated_sql(
+    path: &std::path::Path,
+    cases: &[Case],
+    dialect: GuardDialect,
+) -> Result<Vec<String>, String> {
     let layer_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("semantic_layer");
     let assistant = Assistant::open(&layer_dir, path)
         .map_err(|error| format!("cannot open the assistant: {error}"))?;
     // The same guard and row cap as the assistant's own, which keeps one
     // row over the cap to show a cut.
-    let guard = SqlGuard::new(declared_tables(assistant.layer()), assistant.max_rows() + 1);
+    let guard = SqlGuard::new(declared_tables(assistant.layer()), assistant.max_rows() + 1)
+        .with_dialect(dialect);
+    let compiler_dialect: &dyn wenshu::compiler::Dialect = match dialect {
+        GuardDialect::DuckDb => &wenshu::compiler::DuckDb,
+        GuardDialect::Spark => &wenshu::compiler::SparkSql,
+    };
     let mut statements = Vec::with_capacity(cases.len());
     for case in cases {
-        let Some(compiled) = assistant.compile_question(case.question) else {
+        let Some(compiled) = assistant.compile_question_with(case.question, compiler_dialect)
+        else {
             return Err(format!(
                 "`{}`: the question `{}` does not compile to SQL",
                 case.name, case.question
@@ -292,9 +312,16 @@ fn run() -> Result<(), String> {
         .into_iter()
         .filter(|case| case.name.contains(&only))
         .collect();
-    let generated = generated_sql(&path, &cases)?;
+    let generated = generated_sql(&path, &cases, GuardDialect::DuckDb)?;
+    let spark = match std::env::var("SPARK_REMOTE") {
+        Ok(remote) if !remote.trim().is_empty() => Some((
+            spark_copy(remote.trim(), &path)?,
+            generated_sql(&path, &cases, GuardDialect::Spark)?,
+        )),
+        _ => None,
+    };
 
-    let warehouse = Warehouse::open_read_only(&path).map_err(|error| error.to_string())?;
+    let warehouse = DuckDb::open_read_only(&path).map_err(|error| error.to_string())?;
     let rows: i64 = match warehouse.query("SELECT count(*) FROM fact_deposit_daily") {
         Ok(table) => match table.rows.first().and_then(|row| row.first()) {
             Some(Value::Int(count)) => *count,
@@ -318,7 +345,8 @@ fn run() -> Result<(), String> {
     println!("DuckDB {}", settings.join(", threads "));
 
     let mut ratios = Vec::with_capacity(cases.len());
-    for (case, generated) in cases.iter().zip(&generated) {
+    let mut spark_ratios = Vec::new();
+    for (index, (case, generated)) in cases.iter().zip(&generated).enumerate() {
         let statements = [
             ("generated", generated.as_str()),
             ("analyst", case.analyst.as_str()),
@@ -350,6 +378,38 @@ fn run() -> Result<(), String> {
         let summaries = report(case.name, case.question, &labels, &timings);
         let fastest_hand = summaries[1].median.min(summaries[2].median);
         ratios.push((case.name, summaries[0].median / fastest_hand));
+
+        // Spark runs after DuckDB's rounds, so that its scans of the Parquet
+        // copy do not sit between DuckDB's statements.
+        if let Some((spark, spark_sql)) = &spark {
+            let sql = spark_sql[index].as_str();
+            let (rows, _) = time_query(spark, sql)?;
+            if let Err(difference) = same_rows(&expected, &rows) {
+                return Err(format!(
+                    "`{}`: Spark disagrees with DuckDB: {difference}",
+                    case.name
+                ));
+            }
+            let mut spark_timings = Vec::with_capacity(rounds);
+            for _ in 0..rounds {
+                spark_timings.push(time_query(spark, sql)?.1);
+            }
+            let summary = Summary::of(&spark_timings);
+            println!(
+                "  spark (Spark SQL, {rounds} runs): min {:.2} ms, median {:.2} ms, max {:.2} ms",
+                summary.min, summary.median, summary.max
+            );
+            spark_ratios.push((case.name, summaries[0].median, summary.median));
+        }
+    }
+    if !spark_ratios.is_empty() {
+        println!("\nSpark / DuckDB, generated SQL (medians):");
+        for (name, duckdb, spark) in &spark_ratios {
+            println!(
+                "  {name:<44} DuckDB {duckdb:>9.1} ms  Spark {spark:>9.1} ms  {:>6.1}x",
+                spark / duckdb
+            );
+        }
     }
 
     println!("\ngenerated / fastest hand-written (medians), target {TARGET_RATIO}:");
@@ -364,7 +424,47 @@ fn run() -> Result<(), String> {
     Ok(())
 }
 
-fn time_query(warehouse: &Warehouse, sql: &str) -> Result<(Table, Duration), String> {
+/// Connects to Spark and registers the Parquet copy of the warehouse at
+/// `path`, writing the copy first when it is missing.
+fn spark_copy(remote: &str, path: &std::path::Path) -> Result<Spark, String> {
+    let folder = match std::env::var_os("WENSHU_BENCH_PARQUET") {
+        Some(folder) => PathBuf::from(folder),
+        None => path.with_extension("parquet"),
+    };
+    let script_path = folder.join(wenshu::demo::SPARK_SCRIPT);
+    if !script_path.exists() {
+        println!(
+            "copying {} to Parquet at {}",
+            path.display(),
+            folder.display()
+        );
+        wenshu::demo::export_parquet(path, &folder)
+            .map_err(|error| format!("cannot write Parquet: {error}"))?;
+    }
+    let script = std::fs::read_to_string(&script_path)
+        .map_err(|error| format!("cannot read `{}`: {error}", script_path.display()))?;
+    let spark =
+        Spark::connect(remote, &SparkSettings::default()).map_err(|error| error.to_string())?;
+    spark
+        .execute_script(&script)
+        .map_err(|error| format!("cannot register the Parquet tables: {error}"))?;
+    let version = spark
+        .query("SELECT version()")
+        .map_err(|error| error.to_string())?;
+    println!(
+        "Spark {} at {remote}, tables from {}",
+        version
+            .rows
+            .first()
+            .and_then(|row| row.first())
+            .map(Value::to_string)
+            .unwrap_or_default(),
+        folder.display()
+    );
+    Ok(spark)
+}
+
+fn time_query(warehouse: &dyn Warehouse, sql: &str) -> Result<(Table, Duration), String> {
     let started = Instant::now();
     let table = warehouse
         .query(sql)

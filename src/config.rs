@@ -57,7 +57,8 @@ pub struct ServerSection {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WarehouseSection {
-    pub path: Option<PathBuf>,
+    /// A DuckDB file, or a Spark Connect address `sc://HOST:PORT`.
+    pub path: Option<String>,
     /// DuckDB's worker threads.
     pub threads: Option<u32>,
     /// DuckDB's memory limit, such as "2GB".

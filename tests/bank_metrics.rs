@@ -23,7 +23,7 @@ use std::sync::{Mutex, MutexGuard, OnceLock};
 use chrono::{NaiveDate, NaiveTime};
 use wenshu::compiler::{CompileOptions, MetricQuery, OrderBy, compile};
 use wenshu::semantic::{MetricKind, SemanticLayer, Unit, load_dir};
-use wenshu::warehouse::{Table, Value, Warehouse};
+use wenshu::warehouse::{DuckDb, Table, Value, Warehouse};
 
 /// The demo warehouse's reference date: its latest `biz_date`.
 const REFERENCE_DATE: &str = "2026-11-30";
@@ -60,11 +60,11 @@ fn semantic_layer() -> &'static SemanticLayer {
 
 /// Generates the demo warehouse once per test run, then shares one read-only
 /// connection between the tests.
-fn warehouse() -> MutexGuard<'static, Warehouse> {
-    static WAREHOUSE: OnceLock<Mutex<Warehouse>> = OnceLock::new();
+fn warehouse() -> MutexGuard<'static, DuckDb> {
+    static WAREHOUSE: OnceLock<Mutex<DuckDb>> = OnceLock::new();
     let shared = WAREHOUSE.get_or_init(|| {
         let path = common::generate_demo_warehouse("bank_metrics");
-        let warehouse = Warehouse::open_read_only(&path)
+        let warehouse = DuckDb::open_read_only(&path)
             .unwrap_or_else(|error| panic!("cannot open `{}`: {error}", path.display()));
         Mutex::new(warehouse)
     });

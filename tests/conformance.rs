@@ -26,6 +26,7 @@ fn options(root: PathBuf) -> ConformanceOptions {
         root,
         cases_dir: None,
         name_filter: None,
+        spark: None,
     }
 }
 

@@ -851,7 +851,7 @@ async fn serve_with_model(model: SocketAddr) -> SocketAddr {
     let config = wenshu::server::ServerConfig {
         bind: address,
         semantic_layer: common::semantic_layer_dir(),
-        warehouse: demo_warehouse().to_owned(),
+        warehouse: demo_warehouse().to_owned().into(),
         knowledge_base: Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("knowledge_base")),
         limits: wenshu::server::Limits::default(),
         web_assets: wenshu::server::WebAssets::Embedded,

@@ -36,7 +36,7 @@ fn server() -> &'static Server {
         let config = ServerConfig {
             bind: address,
             semantic_layer: common::semantic_layer_dir(),
-            warehouse: common::generate_demo_warehouse("load_test"),
+            warehouse: common::generate_demo_warehouse("load_test").into(),
             knowledge_base: Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("knowledge_base")),
             limits: Limits::default(),
             web_assets: WebAssets::Embedded,

@@ -18,7 +18,7 @@ use wenshu::assistant::Assistant;
 use wenshu::config::{AuthSection, Role, TokenEntry};
 use wenshu::server::{Access, AppState, Limits, StateOptions, hash_token, router};
 use wenshu::store::{AuditFilter, Store};
-use wenshu::warehouse::{Value as Cell, Warehouse};
+use wenshu::warehouse::{DuckDb, Value as Cell, Warehouse};
 
 /// The account manager of the tests: M0302 holds a share of 712 accounts.
 const MANAGER_ID: &str = "M0302";
@@ -117,13 +117,13 @@ fn checksum(path: &Path) -> String {
 
 /// Sums the gold SQL's single value.
 fn gold(sql: &str) -> f64 {
-    let warehouse = Warehouse::open_read_only(demo_warehouse()).expect("the demo warehouse");
+    let warehouse = DuckDb::open_read_only(demo_warehouse()).expect("the demo warehouse");
     let table = warehouse.query(sql).expect("the gold SQL runs");
     table.rows[0][0].as_f64().expect("a number")
 }
 
 fn gold_rows(sql: &str) -> Vec<Vec<Cell>> {
-    let warehouse = Warehouse::open_read_only(demo_warehouse()).expect("the demo warehouse");
+    let warehouse = DuckDb::open_read_only(demo_warehouse()).expect("the demo warehouse");
     warehouse.query(sql).expect("the gold SQL runs").rows
 }
 
@@ -631,7 +631,7 @@ async fn broken_semantic_layer_keeps_the_previous_one_serving() {
     });
     state.set_sources(wenshu::server::Sources {
         semantic_layer: layer.clone(),
-        warehouse: demo_warehouse().to_owned(),
+        warehouse: demo_warehouse().to_owned().into(),
         settings: wenshu::assistant::QuerySettings::default(),
     });
     state.mark_ready(Arc::new(assistant));

@@ -12,7 +12,7 @@
 use std::path::{Path, PathBuf};
 
 use wenshu::semantic::{Diagnostic, Diagnostics, SemanticLayer, check_warehouse, load_dir};
-use wenshu::warehouse::Warehouse;
+use wenshu::warehouse::DuckDb;
 
 fn fixture(case: &str) -> PathBuf {
     Path::new("tests/fixtures").join(case)
@@ -129,8 +129,8 @@ fn cycle_between_derived_metrics() {
 fn missing_column_in_warehouse() {
     let layer = load_valid("broken/missing_column");
     let folder = tempfile::tempdir().expect("temporary folder");
-    let warehouse = Warehouse::open_read_write(&folder.path().join("warehouse.duckdb"))
-        .expect("open warehouse");
+    let warehouse =
+        DuckDb::open_read_write(&folder.path().join("warehouse.duckdb")).expect("open warehouse");
     warehouse
         .execute_batch(
             "CREATE TABLE fact_deposit_daily (biz_date DATE, account_id BIGINT, branch_id INTEGER, \

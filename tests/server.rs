@@ -591,7 +591,7 @@ fn serve_on_loopback_port() {
     let config = ServerConfig {
         bind: address,
         semantic_layer: semantic_layer_dir(),
-        warehouse: demo_warehouse().to_path_buf(),
+        warehouse: demo_warehouse().to_path_buf().into(),
         knowledge_base: None,
         limits: Limits::default(),
         web_assets: WebAssets::Embedded,

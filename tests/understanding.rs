@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 use common::semantic_layer_dir;
 use serde_json::{Value as Json, json};
 use wenshu::assistant::{AnswerKind, Assistant, ChatResponse, ConversationState};
-use wenshu::warehouse::{Value, Warehouse};
+use wenshu::warehouse::{DuckDb, Value, Warehouse};
 
 /// The demo warehouse's reference date (数据日期): its latest `biz_date`.
 const REFERENCE_DATE: &str = "2026-11-30";
@@ -61,11 +61,11 @@ fn assistant() -> &'static Assistant {
 }
 
 /// Returns a second read-only connection for the hand-written SQL, shared by the tests.
-fn warehouse() -> MutexGuard<'static, Warehouse> {
-    static WAREHOUSE: OnceLock<Mutex<Warehouse>> = OnceLock::new();
+fn warehouse() -> MutexGuard<'static, DuckDb> {
+    static WAREHOUSE: OnceLock<Mutex<DuckDb>> = OnceLock::new();
     let shared = WAREHOUSE.get_or_init(|| {
         let path = demo_warehouse();
-        let warehouse = Warehouse::open_read_only(path)
+        let warehouse = DuckDb::open_read_only(path)
             .unwrap_or_else(|error| panic!("cannot open `{}`: {error}", path.display()));
         Mutex::new(warehouse)
     });

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use serde_json::Value as Json;
 use wenshu::assistant::Assistant;
-use wenshu::warehouse::{Value, Warehouse};
+use wenshu::warehouse::{DuckDb, Value, Warehouse};
 
 /// One turn of an evaluation case.
 pub struct Question {
@@ -41,7 +41,7 @@ pub fn question_files() -> Vec<PathBuf> {
 
 /// Reads every turn of every case. A `{name}` placeholder in a question or
 /// its SQL is replaced by the first value of the case's `params.name` SQL.
-pub fn read_questions(path: &Path, warehouse: &Warehouse) -> Vec<Question> {
+pub fn read_questions(path: &Path, warehouse: &DuckDb) -> Vec<Question> {
     let text = std::fs::read_to_string(path)
         .unwrap_or_else(|error| panic!("cannot read `{}`: {error}", path.display()));
     let mut questions = Vec::new();
@@ -109,7 +109,7 @@ pub fn questions_and_assistant(folder: &str) -> Option<(Vec<Question>, Assistant
     }
 
     let warehouse_path = crate::common::generate_demo_warehouse(folder);
-    let warehouse = Warehouse::open_read_only(&warehouse_path)
+    let warehouse = DuckDb::open_read_only(&warehouse_path)
         .unwrap_or_else(|error| panic!("cannot open `{}`: {error}", warehouse_path.display()));
     let questions: Vec<Question> = files
         .iter()

@@ -1,6 +1,6 @@
 //! Builds the response of each answer kind.
 
-use crate::compiler::{OutputKind, compile};
+use crate::compiler::{OutputKind, compile_with};
 use crate::semantic::{MetricKind, TimeGrain, Unit};
 use crate::understanding::interpret::Interpretation;
 use crate::understanding::lexicon::Lexicon;
@@ -123,7 +123,7 @@ impl Assistant {
             .filter(|dimension| {
                 let mut by = plan.query.clone();
                 by.group_by = vec![dimension.item.clone()];
-                compile(&self.layer, &by, options).is_ok()
+                compile_with(&self.layer, &by, options, self.engine.dialect()).is_ok()
             })
             .take(3)
             .map(|dimension| {
@@ -447,7 +447,7 @@ impl Assistant {
         if query.limit.is_none_or(|limit| limit > max_rows) {
             query.limit = Some(max_rows + 1);
         }
-        let compiled = match compile(&self.layer, &query, &options) {
+        let compiled = match compile_with(&self.layer, &query, &options, self.engine.dialect()) {
             Ok(compiled) => compiled,
             Err(error) => {
                 // The compiler's words are for the log; the person reads what
@@ -470,7 +470,7 @@ impl Assistant {
                     .filter(|item| {
                         let mut alone = plan.query.clone();
                         alone.group_by = vec![(*item).clone()];
-                        compile(&self.layer, &alone, &options).is_err()
+                        compile_with(&self.layer, &alone, &options, self.engine.dialect()).is_err()
                     })
                     .cloned()
                     .collect();
@@ -488,7 +488,9 @@ impl Assistant {
                         let mut other = plan.query.clone();
                         other.metrics = vec![metric.name.clone()];
                         other.group_by = failing.clone();
-                        !failing.is_empty() && compile(&self.layer, &other, &options).is_ok()
+                        !failing.is_empty()
+                            && compile_with(&self.layer, &other, &options, self.engine.dialect())
+                                .is_ok()
                     })
                     .take(3)
                     .map(|metric| {
@@ -574,6 +576,19 @@ impl Assistant {
                 let mut response = ChatResponse::text_only(session_id, AnswerKind::Fallback, text);
                 response.error = Some(AnswerError {
                     code: "query_timeout",
+                });
+                return response;
+            }
+            Err(super::SqlError::Unavailable(error)) => {
+                tracing::error!(session = session_id, %error, "warehouse unavailable");
+                let text = if english {
+                    "The data warehouse cannot be reached right now; please try again shortly."
+                } else {
+                    "数据仓库暂时无法连接，请稍后再试。"
+                };
+                let mut response = ChatResponse::text_only(session_id, AnswerKind::Fallback, text);
+                response.error = Some(AnswerError {
+                    code: "warehouse_unavailable",
                 });
                 return response;
             }

@@ -20,7 +20,7 @@ use crate::semantic::{self, Diagnostics, SemanticLayer};
 use crate::understanding::interpret::{Intent, Interpretation, TimeReading, interpret, is_how_to};
 use crate::understanding::lexicon::{Lexicon, normalize};
 use crate::understanding::time::{TimeContext, parse_time_in};
-use crate::warehouse::{Value, Warehouse, WarehouseError};
+use crate::warehouse::{Engine, Value, Warehouse, WarehouseError, WarehouseSource};
 
 use answer::{clarify_text, refusal_text};
 pub use plan::Turn;
@@ -95,6 +95,8 @@ pub struct QuerySettings {
     /// A query running longer is interrupted.
     pub timeout: std::time::Duration,
     pub warehouse: crate::warehouse::WarehouseLimits,
+    /// Connection limits of a Spark warehouse.
+    pub spark: crate::warehouse::SparkSettings,
     /// Connections to the warehouse, so that this many queries run at once.
     pub connections: usize,
 }
@@ -105,6 +107,7 @@ impl Default for QuerySettings {
             max_rows: 5_000,
             timeout: std::time::Duration::from_secs(30),
             warehouse: crate::warehouse::WarehouseLimits::default(),
+            spark: crate::warehouse::SparkSettings::default(),
             connections: 4,
         }
     }
@@ -148,7 +151,9 @@ pub struct Assistant {
     layer: SemanticLayer,
     lexicon: Lexicon,
     /// Connections to the warehouse; each runs one statement at a time.
-    warehouse: Vec<Mutex<Warehouse>>,
+    warehouse: Vec<Mutex<Box<dyn Warehouse>>>,
+    /// The warehouse's engine, whose SQL dialect queries are compiled to.
+    engine: Engine,
     /// The connection the next query waits for when all are busy.
     next_connection: std::sync::atomic::AtomicUsize,
     time_context: TimeContext,
@@ -177,16 +182,31 @@ impl Assistant {
         warehouse: &Path,
         settings: QuerySettings,
     ) -> Result<Assistant, AssistantError> {
+        Assistant::connect(semantic_layer, &WarehouseSource::from(warehouse), settings)
+    }
+
+    /// Like [`Assistant::open_with`], on either engine: a DuckDB file or a
+    /// Spark Connect server. The catalog (columns, dimension values, data
+    /// dates) is read through the warehouse, and queries are compiled to
+    /// its dialect and checked by the guard in it.
+    pub fn connect(
+        semantic_layer: &Path,
+        source: &WarehouseSource,
+        settings: QuerySettings,
+    ) -> Result<Assistant, AssistantError> {
         let layer = semantic::load_dir(semantic_layer).map_err(AssistantError::SemanticLayer)?;
-        let warehouse = Warehouse::open_read_only_with(warehouse, &settings.warehouse)?;
-        let (first_day, reference_date) = data_range(&layer, &warehouse)?;
-        let lexicon = Lexicon::build(&layer, &warehouse)?;
+        let warehouse = source.open(&settings.warehouse, &settings.spark)?;
+        let engine = warehouse.engine();
+        let (first_day, reference_date) = data_range(&layer, warehouse.as_ref())?;
+        let lexicon = Lexicon::build(&layer, warehouse.as_ref())?;
         let time_context = TimeContext::new(reference_date).with_data_start(first_day);
         let verified = model::check_verified_questions(&layer, &lexicon, &time_context)
             .map_err(AssistantError::SemanticLayer)?;
-        let sql_tables = describe_declared_tables(&layer, &warehouse)?;
+        let sql_tables =
+            crate::llm::sql::describe_tables(&warehouse.table_columns(&declared_tables(&layer))?);
         // One row over the cap shows whether a result was cut.
-        let guard = crate::guard::SqlGuard::new(declared_tables(&layer), settings.max_rows + 1);
+        let guard = crate::guard::SqlGuard::new(declared_tables(&layer), settings.max_rows + 1)
+            .with_dialect(engine.guard_dialect());
         let mut connections = Vec::with_capacity(settings.connections.max(1));
         for _ in 1..settings.connections.max(1) {
             connections.push(Mutex::new(warehouse.try_clone()?));
@@ -196,6 +216,7 @@ impl Assistant {
             layer,
             lexicon,
             warehouse: connections,
+            engine,
             next_connection: std::sync::atomic::AtomicUsize::new(0),
             time_context,
             knowledge_base: None,
@@ -217,6 +238,7 @@ impl Assistant {
             .query_with_limit(&guarded.sql, self.settings.timeout)
             .map_err(|error| match error {
                 WarehouseError::Timeout { limit } => SqlError::Timeout(limit),
+                WarehouseError::Unavailable { .. } => SqlError::Unavailable(error.to_string()),
                 other => SqlError::Failed(other.to_string()),
             })?;
         Ok((guarded.sql, table))
@@ -224,7 +246,7 @@ impl Assistant {
 
     /// Takes a free connection, or waits for the next one in turn when all
     /// are busy, so that one slow query holds up only its own connection.
-    fn connection(&self) -> std::sync::MutexGuard<'_, Warehouse> {
+    fn connection(&self) -> std::sync::MutexGuard<'_, Box<dyn Warehouse>> {
         for connection in &self.warehouse {
             if let Ok(free) = connection.try_lock() {
                 return free;
@@ -282,7 +304,7 @@ impl Assistant {
     /// a conversation would be, without running it (for benchmarks). Returns
     /// None for a question that is not a metric question or has no query.
     pub fn compile_question(&self, question: &str) -> Option<crate::compiler::CompiledQuery> {
-        self.compile_question_with(question, &crate::compiler::DuckDb)
+        self.compile_question_with(question, self.engine.dialect())
     }
 
     /// Like [`Assistant::compile_question`], in another SQL dialect.
@@ -517,35 +539,6 @@ fn read_question(
     interpret(question, layer, lexicon, TimeReading { parse })
 }
 
-/// Lists the columns of the tables the semantic layer declares, one line
-/// per table, for the prompt of the model's SQL.
-fn describe_declared_tables(
-    layer: &SemanticLayer,
-    warehouse: &Warehouse,
-) -> Result<String, WarehouseError> {
-    let names: Vec<String> = declared_tables(layer)
-        .iter()
-        .map(|table| format!("'{}'", table.replace('\'', "''")))
-        .collect();
-    if names.is_empty() {
-        return Ok(String::new());
-    }
-    let table = warehouse.query(&format!(
-        "SELECT table_name, column_name, data_type FROM information_schema.columns \
-         WHERE table_name IN ({}) ORDER BY table_name, ordinal_position",
-        names.join(", ")
-    ))?;
-    let columns: Vec<(String, String, String)> = table
-        .rows
-        .iter()
-        .map(|row| {
-            let text = |index: usize| row.get(index).map(ToString::to_string).unwrap_or_default();
-            (text(0), text(1), text(2))
-        })
-        .collect();
-    Ok(crate::llm::sql::describe_tables(&columns))
-}
-
 /// Characters left unread above which the rules are not sure of a
 /// question that matched no metric.
 const UNSURE_UNMATCHED: usize = 4;
@@ -559,6 +552,8 @@ pub enum SqlError {
     Timeout(std::time::Duration),
     #[error("查询失败 / the query failed: {0}")]
     Failed(String),
+    #[error("数据仓库暂时无法连接，请稍后再试 / the warehouse cannot be reached now: {0}")]
+    Unavailable(String),
 }
 
 /// Lists the tables the semantic layer reads: each model's table, the
@@ -673,7 +668,7 @@ fn asks_beyond_the_layer(text: &str, interpretation: &Interpretation) -> bool {
 /// latest is the reference date that relative time words resolve against.
 fn data_range(
     layer: &SemanticLayer,
-    warehouse: &Warehouse,
+    warehouse: &dyn Warehouse,
 ) -> Result<(NaiveDate, NaiveDate), AssistantError> {
     let mut range: Option<(NaiveDate, NaiveDate)> = None;
     for model in &layer.semantic_models {
@@ -687,7 +682,8 @@ fn data_range(
         if model.measures.is_empty() {
             continue;
         }
-        let relation = crate::compiler::relation_sql(&model.relation);
+        let relation =
+            crate::compiler::relation_sql_in(&model.relation, warehouse.engine().dialect());
         let expr = &time_dimension.expr;
         let sql =
             format!("SELECT CAST(MIN({expr}) AS DATE), CAST(MAX({expr}) AS DATE) FROM {relation}");

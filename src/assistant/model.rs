@@ -144,6 +144,7 @@ impl Assistant {
         let (client, _) = self.llm.as_ref()?;
         let handle = tokio::runtime::Handle::try_current().ok()?;
         let mut messages = llm::sql::sql_messages(
+            self.engine.name(),
             &self.sql_tables,
             &self.time_context.reference.to_string(),
             self.settings.max_rows,
@@ -206,6 +207,21 @@ impl Assistant {
                     return Some(response);
                 }
                 Err(SqlError::Rejected(error)) => error.to_string(),
+                Err(SqlError::Unavailable(error)) => {
+                    // A repair round cannot help while the warehouse is away.
+                    tracing::error!(%error, "warehouse unavailable");
+                    let text = if english {
+                        "The data warehouse cannot be reached right now; please try again shortly."
+                    } else {
+                        "数据仓库暂时无法连接，请稍后再试。"
+                    };
+                    let mut response = ChatResponse::text_only(session_id, AnswerKind::Sql, text);
+                    response.sql = Some(sql.to_owned());
+                    response.error = Some(super::AnswerError {
+                        code: "warehouse_unavailable",
+                    });
+                    return Some(response);
+                }
                 Err(error) => {
                     tracing::info!(%error, "the model's SQL failed");
                     error.to_string()

@@ -19,8 +19,7 @@ use wenshu::config::Config;
 use wenshu::llm::{LlmMode, LlmSettings};
 use wenshu::semantic::{self, check_warehouse};
 use wenshu::server::{self, Limits, ServerConfig, WebAssets};
-use wenshu::warehouse::Warehouse;
-use wenshu::warehouse::WarehouseLimits;
+use wenshu::warehouse::{SparkSettings, WarehouseLimits, WarehouseSource};
 use wenshu::{conformance, demo, load_test};
 
 const DEFAULT_WAREHOUSE: &str = "data/demo.duckdb";
@@ -58,13 +57,19 @@ enum Command {
         /// script (register_spark.sql) that registers them as tables.
         #[arg(long, value_enum, default_value_t = DemoFormat::Duckdb)]
         format: DemoFormat,
+        /// With --format parquet: also register the tables on this Spark
+        /// Connect server (`sc://HOST:PORT`), which must read the folder at
+        /// the same path.
+        #[arg(long)]
+        register: Option<String>,
     },
     /// Validate the semantic layer, and its columns against a warehouse.
     Check {
-        /// The warehouse whose tables the semantic layer must match
-        /// (default: data/demo.duckdb when it exists).
+        /// The warehouse whose tables the semantic layer must match: a
+        /// DuckDB file or `sc://HOST:PORT` (default: data/demo.duckdb when
+        /// it exists).
         #[arg(long)]
-        warehouse: Option<PathBuf>,
+        warehouse: Option<WarehouseSource>,
         /// The semantic-layer folder.
         #[arg(default_value = DEFAULT_SEMANTIC_LAYER)]
         dir: PathBuf,
@@ -101,8 +106,10 @@ enum Command {
         /// The SQL dialect of --explain: duckdb, or spark for Spark SQL.
         #[arg(long, value_enum, default_value_t = SqlDialect::Duckdb)]
         dialect: SqlDialect,
+        /// A DuckDB file or `sc://HOST:PORT`; the SQL that runs is in the
+        /// warehouse's dialect.
         #[arg(long, default_value = DEFAULT_WAREHOUSE)]
-        warehouse: PathBuf,
+        warehouse: WarehouseSource,
         #[arg(long = "semantic-layer", default_value = DEFAULT_SEMANTIC_LAYER)]
         semantic_layer: PathBuf,
     },
@@ -124,10 +131,10 @@ enum Command {
         /// Print the chat API's JSON response instead of the text.
         #[arg(long)]
         json: bool,
-        /// The DuckDB warehouse to query (default: data/demo.duckdb, generated
-        /// first when missing).
+        /// The warehouse to query: a DuckDB file or `sc://HOST:PORT`
+        /// (default: data/demo.duckdb, generated first when missing).
         #[arg(long)]
-        warehouse: Option<PathBuf>,
+        warehouse: Option<WarehouseSource>,
         #[arg(long = "semantic-layer", default_value = DEFAULT_SEMANTIC_LAYER)]
         semantic_layer: PathBuf,
     },
@@ -151,6 +158,11 @@ enum Command {
         /// Run only the cases whose name contains this text.
         #[arg(long)]
         filter: Option<String>,
+        /// Run the compiled queries on this Spark Connect server
+        /// (`sc://HOST:PORT`, reading files on this machine); the expected
+        /// rows still come from DuckDB.
+        #[arg(long)]
+        spark: Option<String>,
     },
 }
 
@@ -239,7 +251,8 @@ pub fn run(arguments: Arguments) -> anyhow::Result<ExitCode> {
             scale,
             seed,
             format,
-        } => run_demo(out, scale, seed, format),
+            register,
+        } => run_demo(out, scale, seed, format, register.as_deref()),
         Command::Check { warehouse, dir } => run_check(warehouse, &dir),
         Command::Query {
             metrics,
@@ -265,7 +278,9 @@ pub fn run(arguments: Arguments) -> anyhow::Result<ExitCode> {
                 limit,
             };
             if dialect == SqlDialect::Spark && !explain {
-                bail!("--dialect spark only prints the SQL: add --explain");
+                bail!(
+                    "--dialect spark only prints the SQL: add --explain, or give --warehouse sc://HOST:PORT to run it on Spark"
+                );
             }
             run_query(
                 &query,
@@ -315,7 +330,8 @@ pub fn run(arguments: Arguments) -> anyhow::Result<ExitCode> {
             root,
             cases,
             filter,
-        } => run_conformance(root, cases, filter),
+            spark,
+        } => run_conformance(root, cases, filter, spark),
     }
 }
 
@@ -326,9 +342,18 @@ enum DemoFormat {
     Parquet,
 }
 
-fn run_demo(out: PathBuf, scale: u32, seed: u64, format: DemoFormat) -> anyhow::Result<ExitCode> {
+fn run_demo(
+    out: PathBuf,
+    scale: u32,
+    seed: u64,
+    format: DemoFormat,
+    register: Option<&str>,
+) -> anyhow::Result<ExitCode> {
     if scale == 0 {
         bail!("invalid scale `0`: use 1 or more");
+    }
+    if register.is_some() && format != DemoFormat::Parquet {
+        bail!("--register needs --format parquet: Spark reads the Parquet files");
     }
     if format == DemoFormat::Parquet {
         if out.is_file() {
@@ -351,10 +376,25 @@ fn run_demo(out: PathBuf, scale: u32, seed: u64, format: DemoFormat) -> anyhow::
         for path in exported? {
             println!("wrote {}", path.display());
         }
-        println!(
-            "register the tables in Spark with: spark-sql -f {}",
-            out.join(demo::SPARK_SCRIPT).display()
-        );
+        let script_path = out.join(demo::SPARK_SCRIPT);
+        match register {
+            Some(remote) => {
+                if !remote.starts_with("sc://") {
+                    bail!(
+                        "--register takes a Spark Connect address such as sc://127.0.0.1:15002, not `{remote}`"
+                    );
+                }
+                let script = std::fs::read_to_string(&script_path)
+                    .with_context(|| format!("cannot read `{}`", script_path.display()))?;
+                let spark = wenshu::warehouse::Spark::connect(remote, &SparkSettings::default())?;
+                spark.execute_script(&script)?;
+                println!("registered the tables on {remote}");
+            }
+            None => println!(
+                "register the tables in Spark with: spark-sql -f {} (or wenshu demo --format parquet --register sc://HOST:PORT)",
+                script_path.display()
+            ),
+        }
         return Ok(ExitCode::SUCCESS);
     }
     let options = demo::DemoOptions {
@@ -385,7 +425,7 @@ fn load_layer(dir: &Path) -> anyhow::Result<semantic::SemanticLayer> {
     })
 }
 
-fn run_check(warehouse: Option<PathBuf>, dir: &Path) -> anyhow::Result<ExitCode> {
+fn run_check(warehouse: Option<WarehouseSource>, dir: &Path) -> anyhow::Result<ExitCode> {
     let layer = match semantic::load_dir(dir) {
         Ok(layer) => layer,
         Err(diagnostics) => {
@@ -400,14 +440,14 @@ fn run_check(warehouse: Option<PathBuf>, dir: &Path) -> anyhow::Result<ExitCode>
             return Ok(ExitCode::FAILURE);
         }
     };
-    let warehouse_path = warehouse.or_else(|| {
+    let warehouse_source = warehouse.or_else(|| {
         let default = PathBuf::from(DEFAULT_WAREHOUSE);
-        default.exists().then_some(default)
+        default.exists().then_some(WarehouseSource::DuckDb(default))
     });
     let mut problems = 0;
-    if let Some(path) = &warehouse_path {
-        let warehouse = Warehouse::open_read_only(path)?;
-        for diagnostic in check_warehouse(&layer, &warehouse) {
+    if let Some(source) = &warehouse_source {
+        let warehouse = source.open(&WarehouseLimits::default(), &SparkSettings::default())?;
+        for diagnostic in check_warehouse(&layer, warehouse.as_ref()) {
             println!("{diagnostic}");
             problems += 1;
         }
@@ -415,7 +455,7 @@ fn run_check(warehouse: Option<PathBuf>, dir: &Path) -> anyhow::Result<ExitCode>
         // Verified questions need the warehouse's values and data dates,
         // which opening the assistant reads.
         if problems == 0 && !layer.verified_questions.is_empty() {
-            match Assistant::open(dir, path) {
+            match Assistant::connect(dir, source, QuerySettings::default()) {
                 Ok(_) => {}
                 Err(wenshu::assistant::AssistantError::SemanticLayer(diagnostics)) => {
                     for diagnostic in &diagnostics.0 {
@@ -431,8 +471,8 @@ fn run_check(warehouse: Option<PathBuf>, dir: &Path) -> anyhow::Result<ExitCode>
         println!("{problems} problem(s) found");
         return Ok(ExitCode::FAILURE);
     }
-    let against = match &warehouse_path {
-        Some(path) => format!(", columns checked against {}", path.display()),
+    let against = match &warehouse_source {
+        Some(source) => format!(", columns checked against {source}"),
         None => ", no warehouse given so columns were not checked".to_owned(),
     };
     println!(
@@ -456,11 +496,17 @@ fn run_query(
     format: Format,
     explain: bool,
     dialect: SqlDialect,
-    warehouse: &Path,
+    warehouse: &WarehouseSource,
     semantic_layer: &Path,
 ) -> anyhow::Result<ExitCode> {
     let layer = load_layer(semantic_layer)?;
     let options = CompileOptions::default();
+    // The SQL that runs is in the warehouse's dialect; --dialect chooses
+    // what --explain prints.
+    let dialect = match (warehouse, explain) {
+        (WarehouseSource::Spark(_), false) => SqlDialect::Spark,
+        _ => dialect,
+    };
     let compiled = match dialect {
         SqlDialect::Duckdb => compile(&layer, query, &options)?,
         SqlDialect::Spark => {
@@ -471,7 +517,7 @@ fn run_query(
         println!("{}", compiled.sql);
         return Ok(ExitCode::SUCCESS);
     }
-    let warehouse = Warehouse::open_read_only(warehouse)?;
+    let warehouse = warehouse.open(&WarehouseLimits::default(), &SparkSettings::default())?;
     let table = warehouse
         .query(&compiled.sql)
         .with_context(|| format!("running the compiled SQL:\n{}", compiled.sql))?;
@@ -497,10 +543,11 @@ struct ServeFlags {
     /// The settings file (default: wenshu.toml when it exists).
     #[arg(long)]
     config: Option<PathBuf>,
-    /// The DuckDB warehouse to query (default: data/demo.duckdb, generated
-    /// first when missing).
+    /// The warehouse to query: a DuckDB file, or a Spark Connect server as
+    /// `sc://HOST:PORT` (default: data/demo.duckdb, generated first when
+    /// missing).
     #[arg(long)]
-    warehouse: Option<PathBuf>,
+    warehouse: Option<WarehouseSource>,
     /// The semantic-layer folder (default: semantic_layer).
     #[arg(long = "semantic-layer")]
     semantic_layer: Option<PathBuf>,
@@ -622,6 +669,7 @@ fn run_serve(flags: ServeFlags) -> anyhow::Result<ExitCode> {
             threads: config.warehouse.threads,
             memory_limit: config.warehouse.memory_limit.clone(),
         },
+        spark: query_defaults.spark.clone(),
         connections: config
             .warehouse
             .connections
@@ -632,7 +680,10 @@ fn run_serve(flags: ServeFlags) -> anyhow::Result<ExitCode> {
         config.limits.requests_per_minute.unwrap_or(600),
         config.limits.anonymous_requests_per_minute.unwrap_or(0),
     );
-    let warehouse = flags.warehouse.or(config.warehouse.path.clone());
+    let warehouse =
+        flags
+            .warehouse
+            .or(config.warehouse.path.as_deref().map(WarehouseSource::parse));
     let server_config = ServerConfig {
         bind: flags.bind.or(config.server.bind).unwrap_or_else(|| {
             server::DEFAULT_BIND
@@ -677,12 +728,12 @@ fn knowledge_base_folder() -> Option<PathBuf> {
 fn run_ask(
     question: &str,
     json: bool,
-    warehouse: Option<PathBuf>,
+    warehouse: Option<WarehouseSource>,
     semantic_layer: &Path,
 ) -> anyhow::Result<ExitCode> {
     let question = server::check_message(question, Limits::default().max_message_chars)?;
     let warehouse = warehouse_or_demo(warehouse)?;
-    let mut assistant = Assistant::open(semantic_layer, &warehouse)?;
+    let mut assistant = Assistant::connect(semantic_layer, &warehouse, QuerySettings::default())?;
     if let Some(folder) = knowledge_base_folder() {
         assistant = assistant.with_knowledge_base_dir(&folder)?;
     }
@@ -700,13 +751,13 @@ fn run_ask(
 
 /// Returns the warehouse given, or the default one, generating the demo
 /// warehouse there first when it is missing.
-fn warehouse_or_demo(warehouse: Option<PathBuf>) -> anyhow::Result<PathBuf> {
-    if let Some(path) = warehouse {
-        return Ok(path);
+fn warehouse_or_demo(warehouse: Option<WarehouseSource>) -> anyhow::Result<WarehouseSource> {
+    if let Some(source) = warehouse {
+        return Ok(source);
     }
     let default = PathBuf::from(DEFAULT_WAREHOUSE);
     if default.exists() {
-        return Ok(default);
+        return Ok(WarehouseSource::DuckDb(default));
     }
 
     // Standard error, so that `ask --json` still prints only JSON.
@@ -720,7 +771,7 @@ fn warehouse_or_demo(warehouse: Option<PathBuf>) -> anyhow::Result<PathBuf> {
         progress: true,
     };
     demo::generate(&options)?;
-    Ok(default)
+    Ok(WarehouseSource::DuckDb(default))
 }
 
 fn run_faq_search(
@@ -811,11 +862,13 @@ fn run_conformance(
     root: PathBuf,
     cases: Option<PathBuf>,
     filter: Option<String>,
+    spark: Option<String>,
 ) -> anyhow::Result<ExitCode> {
     let options = conformance::ConformanceOptions {
         root,
         cases_dir: cases,
         name_filter: filter,
+        spark,
     };
     let mut stdout = std::io::stdout().lock();
     let report = conformance::run(&options, &mut stdout)?;

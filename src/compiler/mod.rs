@@ -128,6 +128,11 @@ pub fn relation_sql(relation: &crate::semantic::Relation) -> String {
     from::relation_sql(relation, &DuckDb, &CompileOptions::default())
 }
 
+/// Like [`relation_sql`], in the given dialect.
+pub fn relation_sql_in(relation: &crate::semantic::Relation, dialect: &dyn Dialect) -> String {
+    from::relation_sql(relation, dialect, &CompileOptions::default())
+}
+
 /// Compiles `query` to SQL for DuckDB.
 pub fn compile(
     layer: &SemanticLayer,

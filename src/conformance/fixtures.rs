@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use chrono::{NaiveDate, NaiveDateTime};
 use duckdb::types::{TimeUnit, Value as DuckValue};
 
-use crate::warehouse::Warehouse;
+use crate::warehouse::DuckDb;
 use crate::yaml::{self, Node};
 
 /// Where the manifests live, relative to the fixture root.
@@ -134,7 +134,7 @@ pub(crate) struct Snapshot {
 /// Creates `schema` and loads into it every snapshot of `snapshots_dir` and
 /// of the time-spine folder next to it. Returns the names of the tables.
 pub(crate) fn load_model_snapshots(
-    warehouse: &Warehouse,
+    warehouse: &DuckDb,
     snapshots_root: &Path,
     snapshots_folder: &str,
     schema: &str,
@@ -263,7 +263,7 @@ fn parse_snapshot(body: &Node) -> Result<Snapshot, String> {
 
 /// Creates the snapshot's table in `schema` and appends its rows.
 pub(crate) fn load_snapshot(
-    warehouse: &Warehouse,
+    warehouse: &DuckDb,
     schema: &str,
     snapshot: &Snapshot,
 ) -> Result<(), String> {
@@ -354,7 +354,7 @@ pub(crate) fn quote_identifier(name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::warehouse::Value;
+    use crate::warehouse::{Value, Warehouse};
 
     const SNAPSHOT: &str = "\
 table_snapshot:
@@ -386,7 +386,7 @@ table_snapshot:
         let dir = tempfile::tempdir().unwrap();
         let path = write_snapshot(dir.path(), "fct_things.yaml", SNAPSHOT);
         let snapshot = read_snapshot(&path).unwrap();
-        let warehouse = Warehouse::open_in_memory().unwrap();
+        let warehouse = DuckDb::open_in_memory().unwrap();
         warehouse.execute_batch("CREATE SCHEMA model_a").unwrap();
 
         load_snapshot(&warehouse, "model_a", &snapshot).unwrap();
@@ -440,7 +440,7 @@ table_snapshot:
             "mf_time_spine.yaml",
             "table_snapshot:\n  table_name: mf_time_spine\n  column_definitions:\n    - name: ds\n      type: TIME\n  rows:\n    - [\"2020-01-01\"]\n",
         );
-        let warehouse = Warehouse::open_in_memory().unwrap();
+        let warehouse = DuckDb::open_in_memory().unwrap();
 
         let tables = load_model_snapshots(&warehouse, root.path(), "model_a", "model_a").unwrap();
 
@@ -460,7 +460,7 @@ table_snapshot:
             "table_snapshot:\n  table_name: bad\n  column_definitions:\n    - name: n\n      type: INT\n  rows:\n    - [\"1\"]\n    - [\"x\"]\n",
         );
         let snapshot = read_snapshot(&path).unwrap();
-        let warehouse = Warehouse::open_in_memory().unwrap();
+        let warehouse = DuckDb::open_in_memory().unwrap();
         warehouse.execute_batch("CREATE SCHEMA s").unwrap();
 
         let error = load_snapshot(&warehouse, "s", &snapshot).unwrap_err();

@@ -12,6 +12,11 @@
 //!    (`templates`), compiles the metric query and runs both queries;
 //! 5. compares the two results (`compare`).
 //!
+//! With a Spark Connect server given, each loaded schema is also copied to
+//! Parquet files and registered as Spark tables, and the compiled query
+//! (in Spark SQL) runs on Spark, while `check_query` still runs on DuckDB:
+//! the expected rows come from the same engine on every run.
+//!
 //! A problem with one case (a bad fixture, a compile error, an SQL error)
 //! fails that case. Only problems that stop the whole run are errors.
 
@@ -31,7 +36,7 @@ use minijinja::Environment;
 
 use crate::compiler::{self, CompileOptions, MetricQuery, OrderBy};
 use crate::semantic::{self, SemanticLayer};
-use crate::warehouse::{Warehouse, WarehouseError};
+use crate::warehouse::{DuckDb, Engine, Spark, SparkSettings, Warehouse, WarehouseError};
 
 use cases::Case;
 use fixtures::ModelFixture;
@@ -51,6 +56,9 @@ pub struct ConformanceOptions {
     pub cases_dir: Option<PathBuf>,
     /// Runs only the cases whose name contains this text.
     pub name_filter: Option<String>,
+    /// Runs the compiled queries on this Spark Connect server
+    /// (`sc://HOST:PORT`), which must read files on this machine.
+    pub spark: Option<String>,
 }
 
 /// The outcome of a run.
@@ -92,7 +100,7 @@ pub enum ConformanceError {
         #[source]
         source: std::io::Error,
     },
-    #[error("cannot open the in-memory DuckDB database: {0}")]
+    #[error("cannot open the warehouse: {0}")]
     Warehouse(#[from] WarehouseError),
     #[error("cannot write the report: {0}")]
     Output(#[from] std::io::Error),
@@ -145,9 +153,14 @@ fn run_cases(
         source,
     })?;
 
+    let spark = match &options.spark {
+        Some(remote) => Some(SparkCopy::connect(remote)?),
+        None => None,
+    };
     let mut runner = Runner {
         root,
-        warehouse: Warehouse::open_in_memory()?,
+        warehouse: DuckDb::open_in_memory()?,
+        spark,
         manifests: HashMap::new(),
         schemas: HashMap::new(),
         mode,
@@ -240,7 +253,9 @@ struct LoadedManifest {
 /// State shared by the cases of one run.
 struct Runner<'a> {
     root: &'a Path,
-    warehouse: Warehouse,
+    warehouse: DuckDb,
+    /// Spark, where the compiled queries run when given.
+    spark: Option<SparkCopy>,
     /// Manifests by folder name, read once per run.
     manifests: HashMap<&'static str, Result<LoadedManifest, String>>,
     /// Snapshot load results by schema (the snapshot folder's name).
@@ -273,7 +288,13 @@ impl Runner<'_> {
             return Outcome::Skipped(feature.name());
         }
 
-        if let Err(reason) = ensure_schema(&mut self.schemas, &self.warehouse, root, fixture) {
+        if let Err(reason) = ensure_schema(
+            &mut self.schemas,
+            &self.warehouse,
+            self.spark.as_ref(),
+            root,
+            fixture,
+        ) {
             return Outcome::Failed(reason);
         }
         let time_spine_table = manifest
@@ -284,6 +305,7 @@ impl Runner<'_> {
         let environment = templates::environment(fixture.snapshots, time_spine_table);
         let evaluation = Evaluation {
             warehouse: &self.warehouse,
+            spark: self.spark.as_ref().map(|copy| &copy.spark),
             mode: self.mode,
             fixture,
             environment: &environment,
@@ -300,7 +322,8 @@ impl Runner<'_> {
 /// and returns the (remembered) result of that load.
 fn ensure_schema(
     schemas: &mut HashMap<&'static str, Result<(), String>>,
-    warehouse: &Warehouse,
+    warehouse: &DuckDb,
+    spark: Option<&SparkCopy>,
     root: &Path,
     fixture: ModelFixture,
 ) -> Result<(), String> {
@@ -309,7 +332,13 @@ fn ensure_schema(
         .entry(schema)
         .or_insert_with(|| {
             let snapshots_root = root.join(fixtures::SNAPSHOTS_DIR);
-            let loaded = fixtures::load_model_snapshots(warehouse, &snapshots_root, schema, schema);
+            let mut loaded =
+                fixtures::load_model_snapshots(warehouse, &snapshots_root, schema, schema);
+            if let (Ok(tables), Some(spark)) = (&loaded, spark)
+                && let Err(error) = spark.copy_schema(warehouse, schema, tables)
+            {
+                loaded = Err(format!("cannot copy to Spark: {error}"));
+            }
             match &loaded {
                 Ok(tables) => tracing::info!(schema, tables = tables.len(), "loaded snapshots"),
                 Err(error) => tracing::warn!(schema, %error, "cannot load snapshots"),
@@ -322,7 +351,8 @@ fn ensure_schema(
 
 /// The database, templates and semantic layer an in-scope case runs with.
 struct Evaluation<'a> {
-    warehouse: &'a Warehouse,
+    warehouse: &'a DuckDb,
+    spark: Option<&'a Spark>,
     mode: Mode,
     fixture: ModelFixture,
     environment: &'a Environment<'static>,
@@ -357,12 +387,16 @@ impl Evaluation<'_> {
             widen_to_buckets: true,
             ..CompileOptions::default()
         };
-        let compiled = compiler::compile(layer, &query, &compile_options)
-            .map_err(|error| format!("compile error: {error}"))?;
+        let runs_on: &dyn Warehouse = match self.spark {
+            Some(spark) => spark,
+            None => self.warehouse,
+        };
+        let compiled =
+            compiler::compile_with(layer, &query, &compile_options, runs_on.engine().dialect())
+                .map_err(|error| format!("compile error: {error}"))?;
         tracing::debug!(case = %case.name, sql = %compiled.sql, "compiled conformance case");
 
-        let actual = self
-            .warehouse
+        let actual = runs_on
             .query(&compiled.sql)
             .map_err(|error| format!("compiled SQL failed: {error}"))?;
         let expected = self
@@ -370,6 +404,66 @@ impl Evaluation<'_> {
             .query(&check_query)
             .map_err(|error| format!("check_query failed: {error}"))?;
         compare::compare_tables(&expected, &actual, case.check_order)
+    }
+}
+
+/// A Spark Connect server and the folder of Parquet copies it reads the
+/// fixtures from; the folder is removed with it.
+struct SparkCopy {
+    spark: Spark,
+    folder: PathBuf,
+}
+
+impl SparkCopy {
+    fn connect(remote: &str) -> Result<SparkCopy, ConformanceError> {
+        let spark = Spark::connect(remote, &SparkSettings::default())?;
+        debug_assert_eq!(spark.engine(), Engine::Spark);
+        let folder = std::env::temp_dir().join(format!(
+            "wenshu-conformance-{}-{}",
+            std::process::id(),
+            uuid::Uuid::new_v4().simple()
+        ));
+        Ok(SparkCopy { spark, folder })
+    }
+
+    /// Writes each table of `schema` to Parquet and registers it on Spark
+    /// under the same schema and name.
+    fn copy_schema(
+        &self,
+        warehouse: &DuckDb,
+        schema: &str,
+        tables: &[String],
+    ) -> Result<(), String> {
+        let dialect = Engine::Spark.dialect();
+        let mut script = format!("CREATE DATABASE IF NOT EXISTS {};\n", dialect.quote(schema));
+        for table in tables {
+            let location = self.folder.join(schema).join(table);
+            std::fs::create_dir_all(&location)
+                .map_err(|error| format!("cannot create `{}`: {error}", location.display()))?;
+            let file = location.join("data.parquet");
+            warehouse
+                .execute_batch(&format!(
+                    "COPY {}.{} TO '{}' (FORMAT parquet)",
+                    fixtures::quote_identifier(schema),
+                    fixtures::quote_identifier(table),
+                    file.display().to_string().replace('\'', "''")
+                ))
+                .map_err(|error| error.to_string())?;
+            let name = format!("{}.{}", dialect.quote(schema), dialect.quote(table));
+            script.push_str(&format!(
+                "DROP TABLE IF EXISTS {name};\nCREATE TABLE {name} USING parquet LOCATION '{}';\n",
+                location.display().to_string().replace('\'', "\\'")
+            ));
+        }
+        self.spark
+            .execute_script(&script)
+            .map_err(|error| error.to_string())
+    }
+}
+
+impl Drop for SparkCopy {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.folder);
     }
 }
 

@@ -412,8 +412,8 @@ mod tests {
 
     #[test]
     fn rendered_sql_runs_on_duckdb() {
-        use crate::warehouse::{Value, Warehouse};
-        let warehouse = Warehouse::open_in_memory().unwrap();
+        use crate::warehouse::{DuckDb, Value, Warehouse};
+        let warehouse = DuckDb::open_in_memory().unwrap();
         warehouse
             .execute_batch(
                 "CREATE SCHEMA simple_model; \

@@ -303,7 +303,7 @@ fn literal_row_count(expr: &Expr) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::warehouse::Warehouse;
+    use crate::warehouse::{DuckDb, Warehouse};
 
     /// The row cap of the guard under test.
     const MAX_ROWS: u64 = 1000;
@@ -1449,7 +1449,7 @@ LIMIT 5001"#;
 
     #[test]
     fn accepted_sql_runs_on_duckdb() {
-        let warehouse = Warehouse::open_in_memory().expect("in-memory DuckDB");
+        let warehouse = DuckDb::open_in_memory().expect("in-memory DuckDB");
         warehouse.execute_batch(DEMO_SCHEMA).expect("demo tables");
         let guard = guard();
 
@@ -1463,7 +1463,7 @@ LIMIT 5001"#;
 
     #[test]
     fn compiled_sql_runs_same_on_duckdb() {
-        let warehouse = Warehouse::open_in_memory().expect("in-memory DuckDB");
+        let warehouse = DuckDb::open_in_memory().expect("in-memory DuckDB");
         warehouse.execute_batch(DEMO_SCHEMA).expect("demo tables");
         let guard = compiled_sql_guard();
 

@@ -55,14 +55,17 @@ pub fn describe_tables(columns: &[(String, String, String)]) -> String {
     lines.join("\n")
 }
 
-/// Builds the chat messages that request SQL for `question`.
+/// Builds the chat messages that request SQL for `question`, in the
+/// warehouse's `dialect` (`DuckDB`, `Spark SQL`).
 pub fn sql_messages(
+    dialect: &str,
     tables: &str,
     reference_date: &str,
     max_rows: u64,
     question: &str,
 ) -> Vec<Value> {
     let system = SQL_PROMPT
+        .replace("{dialect}", dialect)
         .replace("{reference_date}", reference_date)
         .replace("{max_rows}", &max_rows.to_string())
         .replace("{tables}", tables);

@@ -480,17 +480,11 @@ fn find_cycle<'a>(
 
 /// Checks every expression of every semantic model against the columns
 /// the warehouse has, and that each relation exists.
-pub fn check_warehouse(layer: &SemanticLayer, warehouse: &Warehouse) -> Vec<Diagnostic> {
+pub fn check_warehouse(layer: &SemanticLayer, warehouse: &dyn Warehouse) -> Vec<Diagnostic> {
     let mut diagnostics = Vec::new();
     for model in &layer.semantic_models {
-        let relation = match &model.relation {
-            Relation::Table {
-                schema: Some(schema),
-                name,
-            } => format!("\"{schema}\".\"{name}\""),
-            Relation::Table { schema: None, name } => format!("\"{name}\""),
-            Relation::Sql(sql) => format!("({})", sql.trim().trim_end_matches(';')),
-        };
+        let relation =
+            crate::compiler::relation_sql_in(&model.relation, warehouse.engine().dialect());
         let columns = match warehouse.query(&format!("SELECT * FROM {relation} LIMIT 0")) {
             Ok(table) => table
                 .columns
@@ -553,8 +547,13 @@ pub fn check_warehouse(layer: &SemanticLayer, warehouse: &Warehouse) -> Vec<Diag
     diagnostics
 }
 
-/// Pulls the column name out of DuckDB's "Referenced column "x" not found" error.
+/// Pulls the column name out of DuckDB's `Referenced column "x" not found`
+/// error, or Spark's ``… with name `x` cannot be resolved``.
 fn missing_column(message: &str) -> Option<String> {
+    if let Some(start) = message.find("with name `") {
+        let rest = &message[start + "with name `".len()..];
+        return rest.find('`').map(|end| rest[..end].to_owned());
+    }
     let start = message.find("column \"")? + "column \"".len();
     let rest = &message[start..];
     let end = rest.find('"')?;

@@ -79,6 +79,7 @@ pub async fn sql(
                 SqlError::Rejected(_) => "sql_rejected",
                 SqlError::Timeout(_) => "timeout",
                 SqlError::Failed(_) => "sql_failed",
+                SqlError::Unavailable(_) => "warehouse_unavailable",
             };
             tracing::info!(user = %principal.user, code, %error, "raw SQL not run");
             details.outcome = Some(code.to_owned());

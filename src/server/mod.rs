@@ -95,8 +95,9 @@ pub struct ServerConfig {
     pub bind: SocketAddr,
     /// The semantic-layer folder.
     pub semantic_layer: PathBuf,
-    /// The DuckDB warehouse, opened read-only.
-    pub warehouse: PathBuf,
+    /// The warehouse: a DuckDB file, opened read-only, or a Spark Connect
+    /// server.
+    pub warehouse: crate::warehouse::WarehouseSource,
     /// The e-banking knowledge base; FAQ questions get a fallback without it.
     pub knowledge_base: Option<PathBuf>,
     pub limits: Limits,
@@ -239,7 +240,7 @@ async fn load(
     let watched = state.clone();
     let runtime = tokio::runtime::Handle::current();
     let loading = tokio::task::spawn_blocking(move || -> anyhow::Result<NaiveDate> {
-        let mut assistant = Assistant::open_with(
+        let mut assistant = Assistant::connect(
             &config.semantic_layer,
             &config.warehouse,
             config.query_settings.clone(),
@@ -248,7 +249,7 @@ async fn load(
             format!(
                 "cannot start the assistant with semantic layer `{}` and warehouse `{}`",
                 config.semantic_layer.display(),
-                config.warehouse.display()
+                config.warehouse
             )
         })?;
         match (&config.knowledge_base, &llm, &config.llm.embedding_model) {

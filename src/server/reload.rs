@@ -18,7 +18,7 @@ pub const CHECK_INTERVAL: Duration = Duration::from_secs(5);
 #[derive(Debug, Clone)]
 pub struct Sources {
     pub semantic_layer: PathBuf,
-    pub warehouse: PathBuf,
+    pub warehouse: crate::warehouse::WarehouseSource,
     pub settings: QuerySettings,
 }
 
@@ -30,7 +30,7 @@ pub async fn reload_now(state: &AppState) -> bool {
     };
     let task_sources = sources.clone();
     let loaded = tokio::task::spawn_blocking(move || {
-        Assistant::open_with(
+        Assistant::connect(
             &task_sources.semantic_layer,
             &task_sources.warehouse,
             task_sources.settings.clone(),

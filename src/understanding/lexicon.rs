@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 
-use crate::compiler::relation_sql;
+use crate::compiler::relation_sql_in;
 use crate::semantic::{DimensionKind, EntityKind, SemanticLayer};
 use crate::warehouse::{Value, Warehouse, WarehouseError};
 
@@ -66,7 +66,10 @@ const MAX_VALUES: usize = 2_000;
 
 impl Lexicon {
     /// Builds the lexicon; reads each categorical dimension's values.
-    pub fn build(layer: &SemanticLayer, warehouse: &Warehouse) -> Result<Lexicon, WarehouseError> {
+    pub fn build(
+        layer: &SemanticLayer,
+        warehouse: &dyn Warehouse,
+    ) -> Result<Lexicon, WarehouseError> {
         let mut lexicon = Lexicon::default();
         for metric in &layer.metrics {
             let target = Target::Metric(metric.name.clone());
@@ -104,7 +107,7 @@ impl Lexicon {
                     lexicon.add(synonym, target.clone(), 2);
                 }
 
-                let relation = relation_sql(&model.relation);
+                let relation = relation_sql_in(&model.relation, warehouse.engine().dialect());
                 let sql = format!(
                     "SELECT DISTINCT {expr} FROM {relation} WHERE {expr} IS NOT NULL ORDER BY 1 LIMIT {}",
                     MAX_VALUES + 1,
