@@ -15,7 +15,8 @@ use std::time::{Duration, Instant};
 use wenshu::assistant::{AnswerKind, Assistant, ChatResponse, ConversationState, QuerySettings};
 use wenshu::warehouse::{Spark, SparkSettings, Value, Warehouse, WarehouseError, WarehouseSource};
 
-/// The Spark Connect address, or None (and a note) when the tests are skipped.
+/// Returns the Spark Connect address, or None (and a note) when the tests
+/// are skipped.
 fn spark_remote(test: &str) -> Option<String> {
     match std::env::var("SPARK_REMOTE") {
         Ok(remote) if !remote.trim().is_empty() => Some(remote.trim().to_owned()),
@@ -151,8 +152,8 @@ fn difference(duckdb: &ChatResponse, spark: &ChatResponse) -> Option<String> {
 }
 
 #[test]
-fn every_answer_on_spark_equals_the_duckdb_answer() {
-    let Some(remote) = spark_remote("every_answer_on_spark_equals_the_duckdb_answer") else {
+fn spark_answers_equal_duckdb() {
+    let Some(remote) = spark_remote("spark_answers_equal_duckdb") else {
         return;
     };
     let spark = spark_assistant(&remote);
@@ -177,8 +178,8 @@ fn every_answer_on_spark_equals_the_duckdb_answer() {
 }
 
 #[test]
-fn the_catalog_is_read_through_spark() {
-    let Some(remote) = spark_remote("the_catalog_is_read_through_spark") else {
+fn catalog_reads_through_spark() {
+    let Some(remote) = spark_remote("catalog_reads_through_spark") else {
         return;
     };
     let spark = spark_assistant(&remote);
@@ -199,8 +200,8 @@ fn the_catalog_is_read_through_spark() {
 }
 
 #[test]
-fn a_slow_query_is_stopped_at_its_limit_and_the_connection_still_works() {
-    let Some(remote) = spark_remote("a_slow_query_is_stopped_at_its_limit") else {
+fn slow_query_stops_at_limit() {
+    let Some(remote) = spark_remote("slow_query_stops_at_limit") else {
         return;
     };
     let spark = Spark::connect(&remote, &SparkSettings::default()).unwrap();
@@ -222,8 +223,8 @@ fn a_slow_query_is_stopped_at_its_limit_and_the_connection_still_works() {
 }
 
 #[test]
-fn rows_are_capped_and_files_cannot_be_read() {
-    let Some(remote) = spark_remote("rows_are_capped_and_files_cannot_be_read") else {
+fn guard_caps_rows_and_blocks_files() {
+    let Some(remote) = spark_remote("guard_caps_rows_and_blocks_files") else {
         return;
     };
     load_demo_into_spark(&remote);
@@ -269,8 +270,8 @@ fn rows_are_capped_and_files_cannot_be_read() {
 }
 
 #[test]
-fn conformance_cases_pass_on_spark_as_on_duckdb() {
-    let Some(remote) = spark_remote("conformance_cases_pass_on_spark_as_on_duckdb") else {
+fn conformance_matches_duckdb() {
+    let Some(remote) = spark_remote("conformance_matches_duckdb") else {
         return;
     };
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/conformance/metricflow");

@@ -36,7 +36,7 @@ pub enum WarehouseError {
     #[error("the query ran past its time limit of {} s and was stopped", .limit.as_secs_f64())]
     Timeout { limit: Duration },
     /// The Spark Connect server refused or dropped the connection, or did
-    /// not answer in time.
+    /// not respond in time.
     #[error("Spark Connect server `{remote}` is unavailable: {message}")]
     Unavailable { remote: String, message: String },
     /// Spark ran the statement and reported an error.
@@ -55,7 +55,7 @@ pub enum Engine {
 }
 
 impl Engine {
-    /// The compiler's dialect for this engine.
+    /// Returns the compiler's dialect for this engine.
     pub fn dialect(self) -> &'static dyn crate::compiler::Dialect {
         match self {
             Engine::DuckDb => &crate::compiler::DuckDb,
@@ -63,7 +63,7 @@ impl Engine {
         }
     }
 
-    /// The SQL guard's dialect for this engine.
+    /// Returns the SQL guard's dialect for this engine.
     pub fn guard_dialect(self) -> crate::guard::GuardDialect {
         match self {
             Engine::DuckDb => crate::guard::GuardDialect::DuckDb,
@@ -71,7 +71,7 @@ impl Engine {
         }
     }
 
-    /// The engine's name as messages and prompts show it.
+    /// Returns the engine's name as messages and prompts show it.
     pub fn name(self) -> &'static str {
         match self {
             Engine::DuckDb => "DuckDB",
@@ -84,7 +84,7 @@ impl Engine {
 /// time; [`Warehouse::try_clone`] opens another for statements that run
 /// alongside.
 pub trait Warehouse: Send {
-    /// The engine, and so the SQL dialect, of this warehouse.
+    /// Returns the engine, and so the SQL dialect, of this warehouse.
     fn engine(&self) -> Engine;
 
     /// Runs one query and collects its rows.

@@ -1,4 +1,4 @@
-//! Where the warehouse is: a DuckDB file or a Spark Connect address.
+//! The warehouse location: a DuckDB file or a Spark Connect address.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -28,7 +28,7 @@ impl WarehouseSource {
         }
     }
 
-    /// The DuckDB file, when this is one.
+    /// Returns the DuckDB file, when this is one.
     pub fn path(&self) -> Option<&Path> {
         match self {
             WarehouseSource::DuckDb(path) => Some(path),

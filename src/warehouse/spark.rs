@@ -51,6 +51,11 @@ impl Default for SparkSettings {
 /// Spark session settings applied on every connection: results in UTC, so
 /// that timestamps read as Spark shows them, and no SQL directly on files
 /// (`SELECT * FROM parquet.`/path``), which the SQL guard rejects as well.
+///
+/// NOTE: a Spark Connect server that restarts takes the old session id as a
+/// new session with its default settings, and the client does not report
+/// it. Until that connection fails and reconnects, these two settings are
+/// off there (the guard still applies).
 const SESSION_SETTINGS: &[(&str, &str)] = &[
     ("spark.sql.session.timeZone", "UTC"),
     ("spark.sql.runSQLOnFiles", "false"),
