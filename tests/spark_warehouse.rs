@@ -62,7 +62,7 @@ fn spark_assistant(remote: &str) -> &'static Assistant {
         let knowledge_base = Path::new(env!("CARGO_MANIFEST_DIR")).join("knowledge_base");
         Assistant::connect(
             &common::semantic_layer_dir(),
-            &WarehouseSource::parse(remote),
+            &WarehouseSource::parse(remote).expect("a Spark Connect address"),
             QuerySettings::default(),
         )
         .and_then(|assistant| assistant.with_knowledge_base_dir(&knowledge_base))
@@ -116,7 +116,7 @@ fn conversations() -> Vec<Vec<String>> {
 
 fn same_value(left: &Value, right: &Value) -> bool {
     match (left.as_f64(), right.as_f64()) {
-        (Some(left), Some(right)) => (left - right).abs() <= 1e-6 * left.abs().max(1.0),
+        (Some(left), Some(right)) => (left - right).abs() <= 1e-10 * left.abs().max(1.0),
         _ => left == right,
     }
 }
@@ -234,7 +234,7 @@ fn guard_caps_rows_and_blocks_files() {
     };
     let assistant = Assistant::connect(
         &common::semantic_layer_dir(),
-        &WarehouseSource::parse(&remote),
+        &WarehouseSource::parse(&remote).expect("a Spark Connect address"),
         settings,
     )
     .unwrap();
@@ -304,24 +304,6 @@ fn conformance_matches_duckdb() {
     );
     assert_eq!(on_spark.skipped, on_duckdb.skipped);
     assert!(on_duckdb.failed.is_empty(), "{:#?}", on_duckdb.failed);
-    // The only difference allowed: a case whose where_filter is plain SQL
-    // naming an output column (`metric_time__day >= ...`) rather than a
-    // template. DuckDB resolves a select-list alias in WHERE; Spark SQL
-    // does not (docs/scale-out.md).
-    let unexplained: Vec<_> = on_spark
-        .failed
-        .iter()
-        .filter(|(name, reason)| {
-            !(SPARK_ALIAS_IN_WHERE.contains(&name.as_str()) && reason.contains("UNRESOLVED_COLUMN"))
-        })
-        .collect();
-    assert!(unexplained.is_empty(), "{unexplained:#?}");
-    assert_eq!(on_spark.passed + on_spark.failed.len(), on_duckdb.passed);
+    assert!(on_spark.failed.is_empty(), "{:#?}", on_spark.failed);
+    assert_eq!(on_spark.passed, on_duckdb.passed);
 }
-
-/// Conformance cases whose where_filter is plain SQL over an output
-/// column's alias, which Spark SQL cannot resolve in WHERE.
-const SPARK_ALIAS_IN_WHERE: &[&str] = &[
-    "test_metric_time_in_where",
-    "cumulative_metric_with_agg_time_dimension",
-];

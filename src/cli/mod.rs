@@ -103,9 +103,10 @@ enum Command {
         /// Print the SQL without running it.
         #[arg(long)]
         explain: bool,
-        /// The SQL dialect of --explain: duckdb, or spark for Spark SQL.
-        #[arg(long, value_enum, default_value_t = SqlDialect::Duckdb)]
-        dialect: SqlDialect,
+        /// The SQL dialect of --explain: duckdb, or spark for Spark SQL
+        /// (default: that of --warehouse).
+        #[arg(long, value_enum)]
+        dialect: Option<SqlDialect>,
         /// A DuckDB file or `sc://HOST:PORT`; the SQL that runs is in the
         /// warehouse's dialect.
         #[arg(long, default_value = DEFAULT_WAREHOUSE)]
@@ -277,7 +278,7 @@ pub fn run(arguments: Arguments) -> anyhow::Result<ExitCode> {
                 order_by: order.iter().map(|text| OrderBy::parse(text)).collect(),
                 limit,
             };
-            if dialect == SqlDialect::Spark && !explain {
+            if dialect == Some(SqlDialect::Spark) && !explain {
                 bail!(
                     "--dialect spark only prints the SQL: add --explain, or give --warehouse sc://HOST:PORT to run it on Spark"
                 );
@@ -379,11 +380,12 @@ fn run_demo(
         let script_path = out.join(demo::SPARK_SCRIPT);
         match register {
             Some(remote) => {
-                if !remote.starts_with("sc://") {
+                let Ok(WarehouseSource::Spark(remote)) = WarehouseSource::parse(remote) else {
                     bail!(
                         "--register takes a Spark Connect address such as sc://127.0.0.1:15002, not `{remote}`"
                     );
-                }
+                };
+                let remote = remote.as_str();
                 let script = std::fs::read_to_string(&script_path)
                     .with_context(|| format!("cannot read `{}`", script_path.display()))?;
                 let spark = wenshu::warehouse::Spark::connect(remote, &SparkSettings::default())?;
@@ -495,7 +497,7 @@ fn run_query(
     query: &MetricQuery,
     format: Format,
     explain: bool,
-    dialect: SqlDialect,
+    dialect: Option<SqlDialect>,
     warehouse: &WarehouseSource,
     semantic_layer: &Path,
 ) -> anyhow::Result<ExitCode> {
@@ -503,9 +505,13 @@ fn run_query(
     let options = CompileOptions::default();
     // The SQL that runs is in the warehouse's dialect; --dialect chooses
     // what --explain prints.
-    let dialect = match (warehouse, explain) {
-        (WarehouseSource::Spark(_), false) => SqlDialect::Spark,
-        _ => dialect,
+    let warehouse_dialect = match warehouse {
+        WarehouseSource::Spark(_) => SqlDialect::Spark,
+        WarehouseSource::DuckDb(_) => SqlDialect::Duckdb,
+    };
+    let dialect = match (dialect, explain) {
+        (Some(chosen), true) => chosen,
+        _ => warehouse_dialect,
     };
     let compiled = match dialect {
         SqlDialect::Duckdb => compile(&layer, query, &options)?,
@@ -680,10 +686,13 @@ fn run_serve(flags: ServeFlags) -> anyhow::Result<ExitCode> {
         config.limits.requests_per_minute.unwrap_or(600),
         config.limits.anonymous_requests_per_minute.unwrap_or(0),
     );
-    let warehouse =
-        flags
-            .warehouse
-            .or(config.warehouse.path.as_deref().map(WarehouseSource::parse));
+    let warehouse = flags.warehouse.or(config
+        .warehouse
+        .path
+        .as_deref()
+        .map(WarehouseSource::parse)
+        .transpose()
+        .map_err(|error| anyhow::anyhow!("[warehouse] path in the settings file: {error}"))?);
     let server_config = ServerConfig {
         bind: flags.bind.or(config.server.bind).unwrap_or_else(|| {
             server::DEFAULT_BIND

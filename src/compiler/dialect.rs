@@ -47,6 +47,13 @@ pub trait Dialect: Send + Sync {
     fn null_safe_equal(&self, left: &str, right: &str) -> String {
         format!("{left} IS NOT DISTINCT FROM {right}")
     }
+
+    /// Wraps an input of a derived metric's expression so that its
+    /// arithmetic runs in DOUBLE, as DuckDB's division of decimals does.
+    /// None when the engine needs no wrapping.
+    fn derived_input(&self, _column: &str) -> Option<String> {
+        None
+    }
 }
 
 /// DuckDB, the embedded warehouse.
@@ -149,6 +156,11 @@ impl Dialect for SparkSql {
 
     fn max_by(&self, value: &str, key: &str) -> String {
         format!("MAX_BY({value}, {key})")
+    }
+
+    // Spark divides decimals in decimal, keeping six digits of scale.
+    fn derived_input(&self, column: &str) -> Option<String> {
+        Some(format!("CAST({column} AS DOUBLE)"))
     }
 }
 

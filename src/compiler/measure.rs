@@ -163,6 +163,7 @@ impl Compiler<'_> {
                     &mut reads_joins,
                 )
             })?;
+            let sql = inline_output_names(&sql, &select_items);
             conditions.push((format!("({sql})"), reads_joins));
         }
         let (row_start, row_end) = request.mapping.row_range(request.start, request.end);
@@ -823,6 +824,49 @@ impl Compiler<'_> {
     }
 }
 
+/// Replaces a bare column name in a filter that names one of the query's
+/// outputs (`metric_time__day >= '2020-01-01'`, written as plain SQL rather
+/// than a template) with that output's expression. DuckDB resolves a
+/// select-list alias inside WHERE; Spark SQL does not, so the expression
+/// must be written out. A filter that does not parse is left as written.
+fn inline_output_names(sql: &str, outputs: &[(String, String)]) -> String {
+    use sqlparser::ast::{Expr, visit_expressions_mut};
+    use sqlparser::dialect::GenericDialect;
+    use sqlparser::parser::Parser;
+
+    let named: Vec<&(String, String)> = outputs
+        .iter()
+        .filter(|(_, name)| sql.contains(name.as_str()))
+        .collect();
+    if named.is_empty() {
+        return sql.to_owned();
+    }
+    let parse = |text: &str| {
+        Parser::new(&GenericDialect {})
+            .try_with_sql(text)?
+            .parse_expr()
+    };
+    let Ok(mut filter) = parse(sql) else {
+        return sql.to_owned();
+    };
+    let mut failed = false;
+    let _ = visit_expressions_mut(&mut filter, |expr| {
+        if let Expr::Identifier(ident) = expr
+            && let Some((output_expr, _)) = named.iter().find(|(_, name)| *name == ident.value)
+        {
+            match parse(output_expr) {
+                Ok(parsed) => *expr = Expr::Nested(Box::new(parsed)),
+                Err(_) => failed = true,
+            }
+        }
+        std::ops::ControlFlow::<()>::Continue(())
+    });
+    if failed {
+        return sql.to_owned();
+    }
+    filter.to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use std::path::Path;
@@ -830,6 +874,7 @@ mod tests {
     use chrono::NaiveDate;
 
     use super::base_columns;
+
     use crate::compiler::{CompileOptions, MetricQuery, compile};
     use crate::semantic::{SemanticLayer, load_dir};
 
@@ -947,5 +992,21 @@ mod tests {
             "2026-11-30",
         );
         assert!(!sql.contains("SUM(src.c2) AS c2"), "{sql}");
+    }
+
+    #[test]
+    fn plain_filter_output_names_inlined() {
+        let outputs = vec![(
+            "CAST(src.c0 AS DATE)".to_owned(),
+            "metric_time__day".to_owned(),
+        )];
+
+        let inlined = super::inline_output_names("metric_time__day >= '2020-01-01'", &outputs);
+        let untouched = super::inline_output_names("src.c1 > 3", &outputs);
+        let qualified = super::inline_output_names("p.metric_time__day > 3", &outputs);
+
+        assert_eq!(inlined, "(CAST(src.c0 AS DATE)) >= '2020-01-01'");
+        assert_eq!(untouched, "src.c1 > 3");
+        assert_eq!(qualified, "p.metric_time__day > 3");
     }
 }

@@ -122,6 +122,44 @@ fn did_you_mean(suggestion: &Option<String>) -> String {
     }
 }
 
+/// Wraps each input name in a derived metric's expression as the dialect
+/// needs ([`Dialect::derived_input`]). An expression that does not parse is
+/// left as written.
+fn wrap_derived_inputs(expr: &str, names: &[&str], dialect: &dyn Dialect) -> String {
+    use sqlparser::ast::{Expr, visit_expressions_mut};
+    use sqlparser::dialect::GenericDialect;
+    use sqlparser::parser::Parser;
+
+    if dialect.derived_input("x").is_none() {
+        return expr.to_owned();
+    }
+    let parse = |text: &str| {
+        Parser::new(&GenericDialect {})
+            .try_with_sql(text)?
+            .parse_expr()
+    };
+    let Ok(mut parsed) = parse(expr) else {
+        return expr.to_owned();
+    };
+    let mut failed = false;
+    let _ = visit_expressions_mut(&mut parsed, |node| {
+        if let Expr::Identifier(ident) = node
+            && names.contains(&ident.value.as_str())
+            && let Some(wrapped) = dialect.derived_input(&ident.to_string())
+        {
+            match parse(&wrapped) {
+                Ok(replacement) => *node = replacement,
+                Err(_) => failed = true,
+            }
+        }
+        std::ops::ControlFlow::<()>::Continue(())
+    });
+    if failed {
+        return expr.to_owned();
+    }
+    parsed.to_string()
+}
+
 /// Returns the SQL that names a semantic model's relation, for DuckDB and with no
 /// `$source_schema` substitution.
 pub fn relation_sql(relation: &crate::semantic::Relation) -> String {
@@ -706,6 +744,8 @@ impl Compiler<'_> {
                     let sql = self.input_sql(input, &scope, &name, depth)?;
                     parts.push((sql, vec![name]));
                 }
+                let names: Vec<&str> = inputs.iter().map(|input| input.reference_name()).collect();
+                let expr = wrap_derived_inputs(expr, &names, self.dialect);
                 self.combine(
                     &parts,
                     scope.items,

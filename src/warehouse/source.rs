@@ -19,13 +19,35 @@ pub enum WarehouseSource {
 }
 
 impl WarehouseSource {
-    /// Reads a `--warehouse` value: `sc://…` is Spark, anything else a file.
-    pub fn parse(text: &str) -> WarehouseSource {
-        if text.starts_with(SPARK_SCHEME) {
-            WarehouseSource::Spark(text.to_owned())
-        } else {
-            WarehouseSource::DuckDb(PathBuf::from(text))
+    /// Reads a `--warehouse` value: `sc://HOST[:PORT][/;PARAMS]` (any case
+    /// of `sc`) is Spark, anything else a file. The port defaults to 15002,
+    /// Spark Connect's.
+    pub fn parse(text: &str) -> Result<WarehouseSource, String> {
+        let scheme = text.get(..SPARK_SCHEME.len());
+        if !scheme.is_some_and(|scheme| scheme.eq_ignore_ascii_case(SPARK_SCHEME)) {
+            return Ok(WarehouseSource::DuckDb(PathBuf::from(text)));
         }
+        let rest = &text[SPARK_SCHEME.len()..];
+        let authority = rest.split(['/', ';']).next().unwrap_or_default();
+        let invalid = |reason: &str| {
+            format!(
+                "invalid Spark Connect address `{}`: {reason}; use sc://HOST:PORT, such as sc://127.0.0.1:15002",
+                redacted(text)
+            )
+        };
+        let (host, port) = match authority.rsplit_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (authority, None),
+        };
+        if host.is_empty() {
+            return Err(invalid("the host is missing"));
+        }
+        if let Some(port) = port
+            && port.parse::<u16>().map_or(true, |number| number == 0)
+        {
+            return Err(invalid(&format!("`{port}` is not a port number")));
+        }
+        Ok(WarehouseSource::Spark(format!("{SPARK_SCHEME}{rest}")))
     }
 
     /// Returns the DuckDB file, when this is one.
@@ -53,11 +75,29 @@ impl WarehouseSource {
 }
 
 impl FromStr for WarehouseSource {
-    type Err = std::convert::Infallible;
+    type Err = String;
 
     fn from_str(text: &str) -> std::result::Result<Self, Self::Err> {
-        Ok(WarehouseSource::parse(text))
+        WarehouseSource::parse(text)
     }
+}
+
+/// Returns a Spark Connect address with the value of its `token` parameter
+/// hidden, for messages and logs.
+pub fn redacted(remote: &str) -> String {
+    let mut parts = remote.split(';');
+    let mut shown = parts.next().unwrap_or_default().to_owned();
+    for part in parts {
+        shown.push(';');
+        match part.split_once('=') {
+            Some((key, _)) if key.trim().eq_ignore_ascii_case("token") => {
+                shown.push_str(key);
+                shown.push_str("=***");
+            }
+            _ => shown.push_str(part),
+        }
+    }
+    shown
 }
 
 impl From<PathBuf> for WarehouseSource {
@@ -76,7 +116,7 @@ impl fmt::Display for WarehouseSource {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             WarehouseSource::DuckDb(path) => write!(formatter, "{}", path.display()),
-            WarehouseSource::Spark(remote) => formatter.write_str(remote),
+            WarehouseSource::Spark(remote) => formatter.write_str(&redacted(remote)),
         }
     }
 }
@@ -86,15 +126,43 @@ mod tests {
     use super::*;
 
     #[test]
-    fn spark_addresses_are_told_from_paths() {
+    fn spark_addresses_differ_from_paths() {
         assert_eq!(
             WarehouseSource::parse("sc://127.0.0.1:15002"),
-            WarehouseSource::Spark("sc://127.0.0.1:15002".to_owned())
+            Ok(WarehouseSource::Spark("sc://127.0.0.1:15002".to_owned()))
+        );
+        assert_eq!(
+            WarehouseSource::parse("SC://spark-gateway"),
+            Ok(WarehouseSource::Spark("sc://spark-gateway".to_owned()))
         );
         assert_eq!(
             WarehouseSource::parse("data/demo.duckdb"),
-            WarehouseSource::DuckDb(PathBuf::from("data/demo.duckdb"))
+            Ok(WarehouseSource::DuckDb(PathBuf::from("data/demo.duckdb")))
         );
-        assert_eq!(WarehouseSource::parse("sc://h:1").path(), None);
+        assert_eq!(WarehouseSource::parse("sc://h:1").unwrap().path(), None);
+    }
+
+    #[test]
+    fn malformed_spark_addresses_rejected() {
+        for bad in [
+            "sc://",
+            "sc://:15002",
+            "sc://127.0.0.1:notaport",
+            "sc://h:0",
+            "sc://h:70000",
+        ] {
+            let error = WarehouseSource::parse(bad).unwrap_err();
+            assert!(error.contains("sc://HOST:PORT"), "{error}");
+        }
+    }
+
+    #[test]
+    fn tokens_hidden_in_messages() {
+        let source = WarehouseSource::parse("sc://h:443/;use_ssl=true;token=secret").unwrap();
+
+        let shown = source.to_string();
+
+        assert_eq!(shown, "sc://h:443/;use_ssl=true;token=***");
+        assert!(!shown.contains("secret"));
     }
 }

@@ -36,14 +36,18 @@ pub struct SparkSettings {
     /// The time limit of statements run without one (the catalog reads at
     /// start-up).
     pub default_limit: Duration,
+    /// After the server was found unavailable, statements fail at once for
+    /// this long instead of each waiting for a server that does not respond.
+    pub retry_pause: Duration,
 }
 
 impl Default for SparkSettings {
     fn default() -> Self {
         SparkSettings {
-            connect_timeout: Duration::from_secs(20),
+            connect_timeout: Duration::from_secs(10),
             interrupt_grace: Duration::from_secs(5),
             default_limit: Duration::from_secs(300),
+            retry_pause: Duration::from_secs(10),
         }
     }
 }
@@ -70,6 +74,8 @@ pub struct Spark {
     settings: SparkSettings,
     /// None after the connection failed; the next statement reconnects.
     session: Mutex<Option<SparkSession>>,
+    /// When the server was last found unavailable.
+    unavailable_at: Mutex<Option<std::time::Instant>>,
 }
 
 impl Spark {
@@ -79,6 +85,7 @@ impl Spark {
             remote: remote.to_owned(),
             settings: settings.clone(),
             session: Mutex::new(None),
+            unavailable_at: Mutex::new(None),
         };
         spark.session()?;
         Ok(spark)
@@ -109,6 +116,20 @@ impl Spark {
         if let Some(session) = slot.as_ref() {
             return Ok(session.clone());
         }
+        let last_failure = *self
+            .unavailable_at
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(failed_at) = last_failure {
+            let since = failed_at.elapsed();
+            if since < self.settings.retry_pause {
+                return Err(self.unavailable(&format!(
+                    "it did not respond {} s ago; the next attempt is in {} s",
+                    since.as_secs(),
+                    (self.settings.retry_pause - since).as_secs().max(1)
+                )));
+            }
+        }
         // The client retries a refused connection until the deadline; a
         // closed port is known at once.
         port_open(&self.remote).map_err(|reason| self.unavailable(&reason))?;
@@ -128,12 +149,16 @@ impl Spark {
             Some(Err(error)) => return Err(self.unavailable(&error.message)),
             None => {
                 return Err(self.unavailable(&format!(
-                    "no answer within {} s",
+                    "no response within {} s",
                     self.settings.connect_timeout.as_secs()
                 )));
             }
         };
         *slot = Some(session.clone());
+        *self
+            .unavailable_at
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = None;
         Ok(session)
     }
 
@@ -146,9 +171,18 @@ impl Spark {
         *slot = None;
     }
 
+    /// Builds the error of an unavailable server and remembers when, so
+    /// that statements in the next [`SparkSettings::retry_pause`] fail at once.
     fn unavailable(&self, message: &str) -> WarehouseError {
+        let mut failed_at = self
+            .unavailable_at
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if failed_at.is_none_or(|at| at.elapsed() >= self.settings.retry_pause) {
+            *failed_at = Some(std::time::Instant::now());
+        }
         WarehouseError::Unavailable {
-            remote: self.remote.clone(),
+            remote: super::source::redacted(&self.remote),
             message: first_line(message),
         }
     }
@@ -156,7 +190,9 @@ impl Spark {
     /// Turns a client error into a warehouse error; a lost connection also
     /// drops the session.
     fn query_error(&self, error: &ClientError) -> WarehouseError {
-        if error.unavailable {
+        // A connection cut mid-query ends in a transport error rather than
+        // UNAVAILABLE, so a closed port also counts as a lost server.
+        if error.unavailable || port_open(&self.remote).is_err() {
             self.disconnect();
             return self.unavailable(&error.message);
         }
@@ -214,23 +250,27 @@ impl Warehouse for Spark {
                     }
                 }
                 Err(mpsc::RecvTimeoutError::Timeout) => {
+                    // The interrupt and the wait for the query to stop share
+                    // one grace period.
+                    let (interrupt_sent, interrupt_done) = mpsc::channel();
                     let interrupting = session.clone();
-                    let interrupted = on_own_thread(self.settings.interrupt_grace, move || {
-                        interrupting.interrupt_all().map_err(ClientError::from)
+                    std::thread::spawn(move || {
+                        let _ = interrupt_sent.send(interrupting.interrupt_all().is_ok());
                     });
                     let stopped = receiver.recv_timeout(self.settings.interrupt_grace).is_ok();
-                    if !stopped {
-                        self.disconnect();
+                    let interrupted = interrupt_done.try_recv().unwrap_or(false);
+                    if stopped || interrupted {
+                        if !stopped {
+                            self.disconnect();
+                        }
+                        return Err(WarehouseError::Timeout { limit });
                     }
-                    return Err(match interrupted {
-                        Some(Ok(_)) => WarehouseError::Timeout { limit },
-                        _ if stopped => WarehouseError::Timeout { limit },
-                        // Neither the query nor the interrupt got a response.
-                        _ => self.unavailable(&format!(
-                            "no answer within the time limit of {} s",
-                            limit.as_secs()
-                        )),
-                    });
+                    // Neither the query nor the interrupt got a response.
+                    self.disconnect();
+                    return Err(self.unavailable(&format!(
+                        "no response within the time limit of {} s",
+                        limit.as_secs()
+                    )));
                 }
             }
         };
