@@ -830,10 +830,6 @@ impl Compiler<'_> {
 /// select-list alias inside WHERE; Spark SQL does not, so the expression
 /// must be written out. A filter that does not parse is left as written.
 fn inline_output_names(sql: &str, outputs: &[(String, String)]) -> String {
-    use sqlparser::ast::{Expr, visit_expressions_mut};
-    use sqlparser::dialect::GenericDialect;
-    use sqlparser::parser::Parser;
-
     let named: Vec<&(String, String)> = outputs
         .iter()
         .filter(|(_, name)| sql.contains(name.as_str()))
@@ -841,30 +837,13 @@ fn inline_output_names(sql: &str, outputs: &[(String, String)]) -> String {
     if named.is_empty() {
         return sql.to_owned();
     }
-    let parse = |text: &str| {
-        Parser::new(&GenericDialect {})
-            .try_with_sql(text)?
-            .parse_expr()
-    };
-    let Ok(mut filter) = parse(sql) else {
-        return sql.to_owned();
-    };
-    let mut failed = false;
-    let _ = visit_expressions_mut(&mut filter, |expr| {
-        if let Expr::Identifier(ident) = expr
-            && let Some((output_expr, _)) = named.iter().find(|(_, name)| *name == ident.value)
-        {
-            match parse(output_expr) {
-                Ok(parsed) => *expr = Expr::Nested(Box::new(parsed)),
-                Err(_) => failed = true,
-            }
-        }
-        std::ops::ControlFlow::<()>::Continue(())
-    });
-    if failed {
-        return sql.to_owned();
-    }
-    filter.to_string()
+    super::replace_identifiers(sql, |ident| {
+        named
+            .iter()
+            .find(|(_, name)| *name == ident.value)
+            .map(|(expr, _)| format!("({expr})"))
+    })
+    .unwrap_or_else(|| sql.to_owned())
 }
 
 #[cfg(test)]

@@ -126,38 +126,49 @@ fn did_you_mean(suggestion: &Option<String>) -> String {
 /// needs ([`Dialect::derived_input`]). An expression that does not parse is
 /// left as written.
 fn wrap_derived_inputs(expr: &str, names: &[&str], dialect: &dyn Dialect) -> String {
+    if dialect.derived_input("x").is_none() {
+        return expr.to_owned();
+    }
+    replace_identifiers(expr, |ident| {
+        if names.contains(&ident.value.as_str()) {
+            dialect.derived_input(&ident.to_string())
+        } else {
+            None
+        }
+    })
+    .unwrap_or_else(|| expr.to_owned())
+}
+
+/// Re-renders a SQL expression with each bare identifier for which
+/// `replace` returns SQL replaced by that SQL. Returns None when the
+/// expression or a replacement does not parse.
+pub(crate) fn replace_identifiers(
+    sql: &str,
+    replace: impl Fn(&sqlparser::ast::Ident) -> Option<String>,
+) -> Option<String> {
     use sqlparser::ast::{Expr, visit_expressions_mut};
     use sqlparser::dialect::GenericDialect;
     use sqlparser::parser::Parser;
 
-    if dialect.derived_input("x").is_none() {
-        return expr.to_owned();
-    }
     let parse = |text: &str| {
         Parser::new(&GenericDialect {})
             .try_with_sql(text)?
             .parse_expr()
     };
-    let Ok(mut parsed) = parse(expr) else {
-        return expr.to_owned();
-    };
+    let mut parsed = parse(sql).ok()?;
     let mut failed = false;
     let _ = visit_expressions_mut(&mut parsed, |node| {
         if let Expr::Identifier(ident) = node
-            && names.contains(&ident.value.as_str())
-            && let Some(wrapped) = dialect.derived_input(&ident.to_string())
+            && let Some(replacement) = replace(ident)
         {
-            match parse(&wrapped) {
-                Ok(replacement) => *node = replacement,
+            match parse(&replacement) {
+                Ok(replaced) => *node = replaced,
                 Err(_) => failed = true,
             }
         }
         std::ops::ControlFlow::<()>::Continue(())
     });
-    if failed {
-        return expr.to_owned();
-    }
-    parsed.to_string()
+    (!failed).then(|| parsed.to_string())
 }
 
 /// Returns the SQL that names a semantic model's relation, for DuckDB and with no
