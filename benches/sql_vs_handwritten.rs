@@ -26,13 +26,13 @@
 //! contains its text. See `docs/benchmarks.md` for the numbers.
 //!
 //! With `SPARK_REMOTE=sc://HOST:PORT`, each question also runs on that
-//! Spark Connect server as the Spark SQL Wenshu generates for it, on the
-//! same data: the warehouse copied to Parquet at `$WENSHU_BENCH_PARQUET`
+//! Spark Connect server, as the Spark SQL Wenshu generates for it. The data
+//! is the same: the warehouse copied to Parquet at `$WENSHU_BENCH_PARQUET`
 //! (by default beside the warehouse file, written when missing) and
 //! registered as Spark tables, replacing tables of the same names. The
-//! server must read that folder. Spark's rows are checked against DuckDB's
-//! before timing, and Spark takes its turn in every round. See
-//! `docs/scale-out.md` for the numbers.
+//! server must read that folder. Spark's rows are checked against DuckDB's,
+//! then the Spark SQL runs `WENSHU_BENCH_ROUNDS` times after DuckDB's rounds
+//! of the question. See `docs/scale-out.md` for the numbers.
 
 use std::path::PathBuf;
 use std::process::ExitCode;

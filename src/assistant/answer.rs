@@ -581,16 +581,7 @@ impl Assistant {
             }
             Err(super::SqlError::Unavailable(error)) => {
                 tracing::error!(session = session_id, %error, "warehouse unavailable");
-                let text = if english {
-                    "The data warehouse cannot be reached right now; please try again shortly."
-                } else {
-                    "数据仓库暂时无法连接，请稍后再试。"
-                };
-                let mut response = ChatResponse::text_only(session_id, AnswerKind::Fallback, text);
-                response.error = Some(AnswerError {
-                    code: "warehouse_unavailable",
-                });
-                return response;
+                return unavailable_response(session_id, AnswerKind::Fallback, english);
             }
             Err(error) => {
                 // A compiled query the guard rejects is a bug in the compiler.
@@ -1003,6 +994,25 @@ impl Assistant {
         }
         suggestions
     }
+}
+
+/// Builds the answer given when the warehouse cannot be reached (error code
+/// `warehouse_unavailable`).
+pub(super) fn unavailable_response(
+    session_id: &str,
+    kind: AnswerKind,
+    english: bool,
+) -> ChatResponse {
+    let text = if english {
+        "The data warehouse cannot be reached right now; please try again shortly."
+    } else {
+        "数据仓库暂时无法连接，请稍后再试。"
+    };
+    let mut response = ChatResponse::text_only(session_id, kind, text);
+    response.error = Some(AnswerError {
+        code: "warehouse_unavailable",
+    });
+    response
 }
 
 #[cfg(test)]

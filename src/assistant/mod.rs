@@ -202,10 +202,10 @@ impl Assistant {
         let time_context = TimeContext::new(reference_date).with_data_start(first_day);
         let verified = model::check_verified_questions(&layer, &lexicon, &time_context)
             .map_err(AssistantError::SemanticLayer)?;
-        let sql_tables =
-            crate::llm::sql::describe_tables(&warehouse.table_columns(&declared_tables(&layer))?);
+        let tables = declared_tables(&layer);
+        let sql_tables = crate::llm::sql::describe_tables(&warehouse.table_columns(&tables)?);
         // One row over the cap shows whether a result was cut.
-        let guard = crate::guard::SqlGuard::new(declared_tables(&layer), settings.max_rows + 1)
+        let guard = crate::guard::SqlGuard::new(tables, settings.max_rows + 1)
             .with_dialect(engine.guard_dialect());
         let mut connections = Vec::with_capacity(settings.connections.max(1));
         for _ in 1..settings.connections.max(1) {

@@ -209,17 +209,10 @@ impl Assistant {
                 Err(SqlError::Rejected(error)) => error.to_string(),
                 Err(SqlError::Unavailable(error)) => {
                     // A repair round cannot help while the warehouse is away.
-                    tracing::error!(%error, "warehouse unavailable");
-                    let text = if english {
-                        "The data warehouse cannot be reached right now; please try again shortly."
-                    } else {
-                        "数据仓库暂时无法连接，请稍后再试。"
-                    };
-                    let mut response = ChatResponse::text_only(session_id, AnswerKind::Sql, text);
+                    tracing::error!(session = session_id, %error, "warehouse unavailable");
+                    let mut response =
+                        super::answer::unavailable_response(session_id, AnswerKind::Sql, english);
                     response.sql = Some(sql.to_owned());
-                    response.error = Some(super::AnswerError {
-                        code: "warehouse_unavailable",
-                    });
                     return Some(response);
                 }
                 Err(error) => {

@@ -13,9 +13,9 @@
 //! 5. compares the two results (`compare`).
 //!
 //! With a Spark Connect server given, each loaded schema is also copied to
-//! Parquet files and registered as Spark tables, and the compiled query
-//! (in Spark SQL) runs on Spark, while `check_query` still runs on DuckDB:
-//! the expected rows come from the same engine on every run.
+//! Parquet files and registered as Spark tables. The compiled query (in
+//! Spark SQL) then runs on Spark, while `check_query` still runs on DuckDB,
+//! so the expected rows come from the same engine on every run.
 //!
 //! A problem with one case (a bad fixture, a compile error, an SQL error)
 //! fails that case. Only problems that stop the whole run are errors.

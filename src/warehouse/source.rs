@@ -86,18 +86,18 @@ impl FromStr for WarehouseSource {
 /// hidden, for messages and logs.
 pub fn redacted(remote: &str) -> String {
     let mut parts = remote.split(';');
-    let mut shown = parts.next().unwrap_or_default().to_owned();
+    let mut masked = parts.next().unwrap_or_default().to_owned();
     for part in parts {
-        shown.push(';');
+        masked.push(';');
         match part.split_once('=') {
             Some((key, _)) if key.trim().eq_ignore_ascii_case("token") => {
-                shown.push_str(key);
-                shown.push_str("=***");
+                masked.push_str(key);
+                masked.push_str("=***");
             }
-            _ => shown.push_str(part),
+            _ => masked.push_str(part),
         }
     }
-    shown
+    masked
 }
 
 impl From<PathBuf> for WarehouseSource {

@@ -4,8 +4,8 @@
 //! The client is synchronous and drives its calls on a runtime of its own,
 //! which must not be entered from a thread that already runs async tasks.
 //! Every call therefore runs on a thread of its own, and the caller waits
-//! for it with a deadline: a server that stops answering ends in an error
-//! after the deadline instead of a request that hangs while the client
+//! for it with a deadline. A server that stops responding then ends in an
+//! error after the deadline, not in a request that hangs while the client
 //! retries. A connection that failed or timed out is dropped and the next
 //! statement connects again.
 //!
@@ -116,6 +116,7 @@ impl Spark {
         if let Some(session) = slot.as_ref() {
             return Ok(session.clone());
         }
+
         let last_failure = *self
             .unavailable_at
             .lock()
@@ -130,8 +131,9 @@ impl Spark {
                 )));
             }
         }
-        // The client retries a refused connection until the deadline; a
-        // closed port is known at once.
+
+        // The client retries a refused connection until the deadline, while
+        // a closed port is known at once.
         port_open(&self.remote).map_err(|reason| self.unavailable(&reason))?;
         let remote = self.remote.clone();
         let connected = on_own_thread(self.settings.connect_timeout, move || {
@@ -154,6 +156,7 @@ impl Spark {
                 )));
             }
         };
+
         *slot = Some(session.clone());
         *self
             .unavailable_at
@@ -214,12 +217,12 @@ impl Warehouse for Spark {
     /// Runs the query on its own thread and waits up to `limit`.
     ///
     /// While it waits, the server's port is checked every
-    /// [`PORT_CHECK_INTERVAL`]: the client retries a lost connection for
-    /// minutes, so a server that went away is reported at the next check
-    /// rather than at the limit. Past the limit, the session's operations
-    /// are interrupted and the query gets [`SparkSettings::interrupt_grace`]
-    /// to stop; a query that does not stop in that time is left to the
-    /// server and its session dropped.
+    /// [`PORT_CHECK_INTERVAL`], because the client retries a lost connection
+    /// for minutes. A server that went away is reported at the next check.
+    /// Past the limit, the session's operations are interrupted and the
+    /// query gets [`SparkSettings::interrupt_grace`] to stop. A query that
+    /// does not stop in that time is left to the server, and its session is
+    /// dropped.
     fn query_with_limit(&self, sql: &str, limit: Duration) -> Result<Table> {
         let session = self.session()?;
         let (sender, receiver) = mpsc::channel();
@@ -592,9 +595,9 @@ mod tests {
     }
 
     #[test]
-    fn a_server_that_never_answers_is_given_up_on_after_the_connect_timeout() {
+    fn silent_server_fails_at_connect_timeout() {
         // The kernel completes the TCP handshake for the listener's backlog,
-        // and nothing ever answers the HTTP/2 preface.
+        // and nothing responds to the HTTP/2 preface.
         let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let remote = format!("sc://{}", silent.local_addr().unwrap());
         let settings = SparkSettings {
@@ -615,7 +618,7 @@ mod tests {
     }
 
     #[test]
-    fn an_unreachable_server_is_reported_not_waited_on() {
+    fn unreachable_server_reported_at_once() {
         // Nothing listens on port 9 of the loopback address.
         let settings = SparkSettings {
             connect_timeout: Duration::from_secs(15),
